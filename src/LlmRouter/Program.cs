@@ -1,2 +1,51 @@
-var app = WebApplication.CreateBuilder(args).Build();
-app.Run();
+using LlmRouter.Auth;
+using LlmRouter.Completions;
+using LlmRouter.Configuration;
+using LlmRouter.Errors;
+using LlmRouter.Health;
+using LlmRouter.Hosting;
+using LlmRouter.Models;
+
+var builder = WebApplication.CreateSlimBuilder(args);
+var startup = StartupOptions.From(builder.Configuration);
+RouterConfig config;
+try
+{
+    config = ConfigLoader.Load(startup.ConfigPath, Environment.GetEnvironmentVariable, warning => Console.Error.WriteLine($"warning: {warning}"));
+    startup.CheckExposure(config.General);
+}
+catch (ConfigException e)
+{
+    Console.Error.WriteLine($"error: {e.Message}");
+    return 1;
+}
+
+builder.WebHost.UseUrls(startup.Urls);
+builder.WebHost.ConfigureKestrel(kestrel =>
+{
+    kestrel.AddServerHeader = false;
+    kestrel.Limits.MaxRequestBodySize = config.General.MaxRequestBodyBytes;
+});
+builder.Services.Configure<HostOptions>(host => host.ShutdownTimeout = config.General.DrainTimeout);
+builder.Services.AddOpenApi();
+builder.Services.AddLlmRouter(config);
+
+var app = builder.Build();
+app.UseMiddleware<ErrorHandlingMiddleware>();
+app.UseMiddleware<RequestIdMiddleware>();
+
+app.MapHealthApi();
+app.MapOpenApi();
+foreach (var (prefix, suffix) in new[] { ("/v1", "V1"), ("", "") })
+{
+    app.MapGroup(prefix)
+        .AddEndpointFilter<MasterKeyFilter>()
+        .WithTags("OpenAI")
+        .MapCompletionsApi(suffix)
+        .MapModelsApi(suffix);
+}
+app.MapFallback((HttpContext context) => ErrorResponses.Result(ApiError.RouteNotFound(context.Request.Method, context.Request.Path)));
+
+StartupLog.Write(app, config, startup);
+await app.RunAsync();
+return 0;

@@ -1,0 +1,183 @@
+using System.Buffers;
+using System.Text.Json;
+using LlmRouter.Errors;
+using LlmRouter.OpenAi;
+
+namespace LlmRouter.Backends.Ollama;
+
+/// <summary>
+/// Translates an OpenAI request into Ollama's native body (wire reference §7.2.3), validating as it goes
+/// so bad input is a 400 before any backend is touched.
+/// </summary>
+internal static class OllamaRequestWriter
+{
+    private static readonly JsonWriterOptions WriterOptions = new() { Encoder = System.Text.Encodings.Web.JavaScriptEncoder.UnsafeRelaxedJsonEscaping };
+    private const int ModelPlaceholderLength = 11; // {"model":""
+
+    public static PreparedRequest Prepare(ClientRequest request, JsonElement root)
+    {
+        var buffer = new ArrayBufferWriter<byte>(1024);
+        using (var writer = new Utf8JsonWriter(buffer, WriterOptions))
+        {
+            writer.WriteStartObject();
+            writer.WriteString("model", "");
+            switch (request.Operation)
+            {
+                case Operation.Chat:
+                    OllamaMessageWriter.WriteMessages(writer, root);
+                    if (Fields.Array(root, "tools") is { } tools && tools.GetArrayLength() > 0)
+                    {
+                        writer.WritePropertyName("tools");
+                        tools.WriteTo(writer);
+                    }
+                    WriteFormat(writer, root);
+                    WriteThink(writer, root);
+                    break;
+                case Operation.Completion:
+                    writer.WriteString("prompt", CompletionPrompt(root));
+                    if (Fields.String(root, "suffix") is { } suffix) writer.WriteString("suffix", suffix);
+                    WriteFormat(writer, root);
+                    break;
+                case Operation.Embedding:
+                    WriteEmbeddingInput(writer, root);
+                    if (Fields.Integer(root, "dimensions", min: 1) is { } dimensions) writer.WriteNumber("dimensions", dimensions);
+                    break;
+            }
+            if (request.Operation != Operation.Embedding)
+            {
+                WriteOptions(writer, root, request.MaxTokens);
+                writer.WriteBoolean("stream", request.Stream);
+            }
+            if (Fields.TryGet(root, "keep_alive", out var keepAlive))
+            {
+                writer.WritePropertyName("keep_alive");
+                keepAlive.WriteTo(writer);
+            }
+            writer.WriteEndObject();
+        }
+        return new PreparedRequest(request.Operation, request.Stream, buffer.WrittenSpan[ModelPlaceholderLength..].ToArray());
+    }
+
+    private static void WriteOptions(Utf8JsonWriter writer, JsonElement root, long? maxTokens)
+    {
+        writer.WriteStartObject("options");
+        if (maxTokens is { } limit) writer.WriteNumber("num_predict", limit);
+        foreach (var name in (ReadOnlySpan<string>)["temperature", "top_p", "presence_penalty", "frequency_penalty", "min_p", "repeat_penalty"])
+        {
+            if (Fields.Number(root, name) is { } value) writer.WriteNumber(name, value);
+        }
+        foreach (var name in (ReadOnlySpan<string>)["seed", "top_k", "num_ctx"])
+        {
+            if (Fields.Integer(root, name) is { } value) writer.WriteNumber(name, value);
+        }
+        if (Fields.TryGet(root, "stop", out var stop))
+        {
+            writer.WriteStartArray("stop");
+            if (stop.ValueKind == JsonValueKind.String)
+            {
+                writer.WriteStringValue(stop.GetString());
+            }
+            else if (stop.ValueKind == JsonValueKind.Array)
+            {
+                foreach (var item in stop.EnumerateArray())
+                {
+                    if (item.ValueKind != JsonValueKind.String) throw Fields.WrongType("stop", "a string or an array of strings", item);
+                    writer.WriteStringValue(item.GetString());
+                }
+            }
+            else
+            {
+                throw Fields.WrongType("stop", "a string or an array of strings", stop);
+            }
+            writer.WriteEndArray();
+        }
+        writer.WriteEndObject();
+    }
+
+    private static void WriteFormat(Utf8JsonWriter writer, JsonElement root)
+    {
+        if (Fields.Object(root, "response_format") is not { } format) return;
+        switch (Fields.String(format, "type", "response_format.type"))
+        {
+            case "json_object":
+                writer.WriteString("format", "json");
+                break;
+            case "json_schema":
+                var schema = Fields.Object(format, "json_schema", "response_format.json_schema") is { } js
+                    ? Fields.Object(js, "schema", "response_format.json_schema.schema")
+                    : null;
+                if (schema is null) throw Fields.Missing("response_format.json_schema.schema");
+                writer.WritePropertyName("format");
+                schema.Value.WriteTo(writer);
+                break;
+            case "text" or null:
+                break;
+            case var other:
+                throw new ApiErrorException(ApiError.InvalidRequest(
+                    $"Invalid value for 'response_format.type': '{other}'. Supported: 'text', 'json_object', 'json_schema'.", "response_format.type"));
+        }
+    }
+
+    /// <summary>OpenAI's reasoning effort becomes Ollama's <c>think</c> (§2.1 table).</summary>
+    private static void WriteThink(Utf8JsonWriter writer, JsonElement root)
+    {
+        var effort = Fields.String(root, "reasoning_effort");
+        if (effort is null && Fields.Object(root, "reasoning") is { } reasoning) effort = Fields.String(reasoning, "effort", "reasoning.effort");
+        switch (effort)
+        {
+            case null:
+                return;
+            case "none":
+                writer.WriteBoolean("think", false);
+                return;
+            case "minimal":
+                writer.WriteString("think", "low");
+                return;
+            case "low" or "medium" or "high" or "max":
+                writer.WriteString("think", effort);
+                return;
+            case "xhigh" or "ultra":
+                writer.WriteString("think", "max");
+                return;
+            default:
+                throw new ApiErrorException(ApiError.InvalidRequest(
+                    $"Invalid value for 'reasoning_effort': '{effort}'. Supported: none, minimal, low, medium, high.", "reasoning_effort"));
+        }
+    }
+
+    private static string CompletionPrompt(JsonElement root)
+    {
+        var prompt = root.GetProperty("prompt");
+        if (prompt.ValueKind == JsonValueKind.String) return prompt.GetString()!;
+        if (prompt.ValueKind == JsonValueKind.Array && prompt.GetArrayLength() == 1 && prompt[0].ValueKind == JsonValueKind.String)
+            return prompt[0].GetString()!;
+        throw new ApiErrorException(ApiError.InvalidRequest("'prompt' must be a string (or an array holding one string).", "prompt"));
+    }
+
+    private static void WriteEmbeddingInput(Utf8JsonWriter writer, JsonElement root)
+    {
+        var input = root.GetProperty("input");
+        if (Fields.String(root, "encoding_format") is { } encoding && encoding is not ("float" or "base64"))
+            throw new ApiErrorException(ApiError.InvalidRequest(
+                $"Invalid value for 'encoding_format': '{encoding}'. Supported values: 'float', 'base64'.", "encoding_format"));
+        writer.WriteStartArray("input");
+        if (input.ValueKind == JsonValueKind.String)
+        {
+            writer.WriteStringValue(input.GetString());
+        }
+        else if (input.ValueKind == JsonValueKind.Array && input.GetArrayLength() > 0)
+        {
+            foreach (var item in input.EnumerateArray())
+            {
+                if (item.ValueKind != JsonValueKind.String)
+                    throw new ApiErrorException(ApiError.InvalidRequest("'input' must be a string or an array of strings; token arrays are not supported.", "input"));
+                writer.WriteStringValue(item.GetString());
+            }
+        }
+        else
+        {
+            throw new ApiErrorException(ApiError.InvalidRequest("'input' must be a non-empty string or array of strings.", "input"));
+        }
+        writer.WriteEndArray();
+    }
+}

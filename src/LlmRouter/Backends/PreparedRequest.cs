@@ -1,0 +1,55 @@
+using System.Net;
+using System.Text;
+using System.Text.Json;
+
+namespace LlmRouter.Backends;
+
+internal enum Operation
+{
+    Chat,
+    Completion,
+    Embedding,
+}
+
+/// <summary>
+/// A client request translated once into the backend's body, minus the model name: the bytes after
+/// <c>{"model":""</c>. Each attempt (possibly on another deployment with another model name) only prepends the name.
+/// </summary>
+internal sealed class PreparedRequest(Operation operation, bool stream, byte[] tail)
+{
+    public Operation Operation { get; } = operation;
+    public bool Stream { get; } = stream;
+
+    public HttpContent ContentFor(string model) => new ModelPrefixedContent(model, tail);
+
+    private sealed class ModelPrefixedContent : HttpContent
+    {
+        private readonly byte[] _prefix;
+        private readonly byte[] _tail;
+
+        public ModelPrefixedContent(string model, byte[] tail)
+        {
+            _prefix = Encoding.UTF8.GetBytes("{\"model\":" + JsonSerializer.Serialize(model, PrefixJsonContext.Default.String));
+            _tail = tail;
+            Headers.ContentType = new System.Net.Http.Headers.MediaTypeHeaderValue("application/json");
+        }
+
+        protected override async Task SerializeToStreamAsync(Stream stream, TransportContext? context, CancellationToken cancellationToken)
+        {
+            await stream.WriteAsync(_prefix, cancellationToken);
+            await stream.WriteAsync(_tail, cancellationToken);
+        }
+
+        protected override Task SerializeToStreamAsync(Stream stream, TransportContext? context) =>
+            SerializeToStreamAsync(stream, context, CancellationToken.None);
+
+        protected override bool TryComputeLength(out long length)
+        {
+            length = _prefix.Length + _tail.Length;
+            return true;
+        }
+    }
+}
+
+[System.Text.Json.Serialization.JsonSerializable(typeof(string))]
+internal sealed partial class PrefixJsonContext : System.Text.Json.Serialization.JsonSerializerContext;

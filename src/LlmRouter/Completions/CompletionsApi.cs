@@ -1,0 +1,25 @@
+using LlmRouter.Backends;
+
+namespace LlmRouter.Completions;
+
+/// <summary>The OpenAI-compatible generation endpoints, mapped under <c>/v1</c> and at the root (LiteLLM serves both).</summary>
+internal static class CompletionsApi
+{
+    /// <param name="nameSuffix">Keeps endpoint names unique when the same routes are mapped twice.</param>
+    public static RouteGroupBuilder MapCompletionsApi(this RouteGroupBuilder group, string nameSuffix)
+    {
+        group.MapPost("/chat/completions", (HttpContext context, GenerationHandler handler) => handler.HandleAsync(context, Operation.Chat))
+            .WithName("ChatCompletions" + nameSuffix)
+            .WithSummary("OpenAI chat completions, streamed as SSE or not; translated to Ollama /api/chat.")
+            .Accepts<object>("application/json");
+        group.MapPost("/completions", (HttpContext context, GenerationHandler handler) => handler.HandleAsync(context, Operation.Completion))
+            .WithName("Completions" + nameSuffix)
+            .WithSummary("Legacy text completions; translated to Ollama /api/generate.")
+            .Accepts<object>("application/json");
+        group.MapPost("/embeddings", (HttpContext context, EmbeddingHandler handler) => handler.HandleAsync(context))
+            .WithName("Embeddings" + nameSuffix)
+            .WithSummary("Embeddings; translated to Ollama /api/embed.")
+            .Accepts<object>("application/json");
+        return group;
+    }
+}

@@ -1,0 +1,152 @@
+using System.Security.Cryptography;
+using System.Text;
+using YamlDotNet.Core;
+using YamlDotNet.RepresentationModel;
+
+namespace LlmRouter.Configuration;
+
+/// <summary>Reads LiteLLM-format config.yaml (the Ollama subset) into a validated <see cref="RouterConfig"/>.</summary>
+internal static class ConfigLoader
+{
+    public static RouterConfig Load(string path, Func<string, string?> env, Action<string> warn)
+    {
+        string text;
+        try
+        {
+            text = File.ReadAllText(path);
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+        {
+            throw new ConfigException($"{path}: cannot read the file: {e.Message}");
+        }
+        return Parse(text, path, env, warn);
+    }
+
+    public static RouterConfig Parse(string yaml, string file, Func<string, string?> env, Action<string> warn)
+    {
+        var stream = new YamlStream();
+        try
+        {
+            stream.Load(new StringReader(yaml));
+        }
+        catch (YamlException e)
+        {
+            throw new ConfigException($"{file}:{e.Start.Line}:{e.Start.Column}: YAML syntax error: {FirstLine(e.InnerException?.Message ?? e.Message)}");
+        }
+        var rootNode = stream.Documents.Count == 0 ? null : stream.Documents[0].RootNode;
+        if (rootNode is not null and not YamlMappingNode)
+            throw new ConfigException($"{file}: the top level must be a mapping with model_list");
+        var root = new YamlSection(file, "", rootNode as YamlMappingNode, env);
+
+        var sections = new List<YamlSection> { root };
+        var deployments = ReadDeployments(root, sections);
+        var general = ReadGeneral(root.Section("general_settings"), sections);
+        var router = ReadRouter(root.Section("router_settings"), sections);
+        // Accepted so a LiteLLM file loads unchanged, but nothing here is used yet.
+        foreach (var ignored in new[] { "litellm_settings", "environment_variables" })
+        {
+            if (root.Section(ignored).UnknownKeys().Any()) warn($"{file}: {ignored} is not used by LlmRouter and is ignored");
+        }
+        foreach (var section in sections)
+        {
+            foreach (var key in section.UnknownKeys()) warn($"{file}: {key}: unknown key, ignored");
+        }
+        return new RouterConfig { SourcePath = file, Deployments = deployments, General = general, Router = router };
+    }
+
+    private static List<Deployment> ReadDeployments(YamlSection root, List<YamlSection> sections)
+    {
+        var entries = root.List("model_list");
+        if (entries.Count == 0) throw root.Error("model_list", "missing or empty: at least one model is needed");
+        var deployments = new List<Deployment>(entries.Count);
+        var byId = new Dictionary<string, string>(StringComparer.Ordinal);
+        foreach (var entry in entries)
+        {
+            sections.Add(entry);
+            var modelName = entry.RequiredString("model_name");
+            var litellm = entry.Section("litellm_params");
+            var info = entry.Section("model_info");
+            sections.Add(litellm);
+            sections.Add(info);
+
+            var model = litellm.RequiredString("model");
+            var slash = model.IndexOf('/');
+            var prefix = slash < 0 ? "" : model[..slash];
+            var provider = prefix switch
+            {
+                "ollama_chat" or "ollama" => BackendProvider.Ollama,
+                "openai" => throw litellm.Error("model", "the openai/ provider is not supported yet; use ollama_chat/ or ollama/"),
+                _ => throw litellm.Error("model", $"'{model}' needs a provider prefix: ollama_chat/<model> or ollama/<model>"),
+            };
+            var backendModel = model[(slash + 1)..];
+            if (backendModel.Length == 0) throw litellm.Error("model", "the model name after the provider prefix is empty");
+
+            var apiBaseText = litellm.RequiredString("api_base");
+            if (!Uri.TryCreate(apiBaseText, UriKind.Absolute, out var apiBase) || apiBase.Scheme is not ("http" or "https") || apiBase.Host.Length == 0)
+                throw litellm.Error("api_base", $"'{apiBaseText}' is not an http(s) URL");
+            if (!apiBaseText.EndsWith('/')) apiBase = new Uri(apiBaseText + "/");
+
+            var id = info.String("id") ?? HashId(prefix, backendModel, apiBase);
+            if (byId.TryGetValue(id, out var other))
+                throw info.Error("id", $"duplicate deployment id '{id}' (also {other}); give one of them a distinct model_info.id");
+            byId[id] = entry.Path;
+
+            deployments.Add(new Deployment
+            {
+                Id = id,
+                ModelName = modelName,
+                Provider = provider,
+                Model = backendModel,
+                ApiBase = apiBase,
+                Rpm = litellm.Int("rpm"),
+                Tpm = litellm.Int("tpm"),
+                Weight = litellm.Number("weight"),
+                MaxParallelRequests = litellm.Int("max_parallel_requests", min: 1),
+                MaxInputTokens = info.Int("max_input_tokens", min: 1) ?? litellm.Int("max_input_tokens", min: 1),
+            });
+        }
+        return deployments;
+    }
+
+    private static GeneralSettings ReadGeneral(YamlSection general, List<YamlSection> sections)
+    {
+        sections.Add(general);
+        var defaults = new GeneralSettings();
+        var maxMb = general.Number("max_request_size_mb", min: 0);
+        if (maxMb is 0) throw general.Error("max_request_size_mb", "must be greater than 0");
+        return new GeneralSettings
+        {
+            MasterKey = general.String("master_key"),
+            AllowUnauthenticated = general.Bool("allow_unauthenticated") ?? false,
+            MaxRequestBodyBytes = maxMb is { } mb ? (long)(mb * 1024 * 1024) : defaults.MaxRequestBodyBytes,
+            DrainTimeout = general.Seconds("drain_timeout") ?? defaults.DrainTimeout,
+        };
+    }
+
+    private static RouterSettings ReadRouter(YamlSection router, List<YamlSection> sections)
+    {
+        sections.Add(router);
+        var defaults = new RouterSettings();
+        return new RouterSettings
+        {
+            Timeout = router.Seconds("timeout") ?? defaults.Timeout,
+            StreamTimeout = router.Seconds("stream_timeout"),
+            ConnectTimeout = router.Seconds("connect_timeout") ?? defaults.ConnectTimeout,
+            FirstTokenTimeout = router.Seconds("first_token_timeout") ?? defaults.FirstTokenTimeout,
+            IdleTimeout = router.Seconds("idle_timeout") ?? defaults.IdleTimeout,
+        };
+    }
+
+    /// <summary>Same inputs give the same id on every replica, so shared counters and usage rows agree.</summary>
+    private static string HashId(string provider, string model, Uri apiBase)
+    {
+        var bytes = SHA256.HashData(Encoding.UTF8.GetBytes($"{provider}|{model}|{apiBase.AbsoluteUri}"));
+        return Convert.ToHexStringLower(bytes.AsSpan(0, 8));
+    }
+
+    private static string FirstLine(string message)
+    {
+        var newline = message.IndexOfAny(['\r', '\n']);
+        return newline < 0 ? message : message[..newline];
+    }
+}

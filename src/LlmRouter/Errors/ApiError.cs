@@ -1,0 +1,56 @@
+using System.Text.Json;
+
+namespace LlmRouter.Errors;
+
+/// <summary>
+/// An OpenAI-style error: <c>{"error":{"message","type","param","code"}}</c>.
+/// The factory methods are the router's one status table; later features add rows, never change them.
+/// </summary>
+public sealed record ApiError(int Status, string Type, string Code, string Message, string? Param = null)
+{
+    /// <summary>Seconds the client should wait, sent as <c>Retry-After</c>.</summary>
+    public int? RetryAfterSeconds { get; init; }
+
+    public static ApiError InvalidRequest(string message, string? param = null) =>
+        new(400, "invalid_request_error", "invalid_request_error", message, param);
+
+    public static ApiError InvalidApiKey() =>
+        new(401, "invalid_request_error", "invalid_api_key", "Invalid API key. Send it as 'Authorization: Bearer <key>'.");
+
+    public static ApiError ModelNotAllowed(string model) =>
+        new(403, "permission_error", "model_not_allowed", $"This key may not use model '{model}'.", "model");
+
+    public static ApiError ModelNotFound(string model) =>
+        new(404, "invalid_request_error", "model_not_found", $"The model '{model}' does not exist.", "model");
+
+    public static ApiError RouteNotFound(string method, string path) =>
+        new(404, "invalid_request_error", "not_found", $"Unknown route: {method} {path}");
+
+    public static ApiError RequestTooLarge(long limit) =>
+        new(413, "invalid_request_error", "request_too_large", $"Request body is larger than the limit of {limit} bytes.");
+
+    public static ApiError BackendError(string message) =>
+        new(502, "api_error", "backend_error", message);
+
+    public static ApiError Overloaded(string message, int retryAfterSeconds) =>
+        new(503, "api_error", "overloaded", message) { RetryAfterSeconds = retryAfterSeconds };
+
+    public static ApiError Timeout(string message) =>
+        new(504, "api_error", "timeout", message);
+
+    public static ApiError Internal() =>
+        new(500, "api_error", "internal_error", "The router failed to handle this request; see its log.");
+
+    /// <summary>Writes the <c>{"error":{…}}</c> object; used for bodies and for mid-stream SSE frames alike.</summary>
+    public void WriteTo(Utf8JsonWriter writer)
+    {
+        writer.WriteStartObject();
+        writer.WriteStartObject("error");
+        writer.WriteString("message", Message);
+        writer.WriteString("type", Type);
+        if (Param is null) writer.WriteNull("param"); else writer.WriteString("param", Param);
+        writer.WriteString("code", Code);
+        writer.WriteEndObject();
+        writer.WriteEndObject();
+    }
+}

@@ -1,0 +1,33 @@
+using System.Buffers;
+using System.Text.Json;
+using Microsoft.AspNetCore.Http;
+
+namespace LlmRouter.Errors;
+
+internal static class ErrorResponses
+{
+    /// <summary>Writes the error as the whole response; only valid before the response has started.</summary>
+    public static async Task WriteAsync(HttpContext context, ApiError error)
+    {
+        var response = context.Response;
+        response.StatusCode = error.Status;
+        response.ContentType = "application/json";
+        if (error.RetryAfterSeconds is { } seconds)
+        {
+            response.Headers.RetryAfter = seconds.ToString(System.Globalization.CultureInfo.InvariantCulture);
+        }
+        var buffer = new ArrayBufferWriter<byte>(256);
+        using (var writer = new Utf8JsonWriter(buffer))
+        {
+            error.WriteTo(writer);
+        }
+        await response.Body.WriteAsync(buffer.WrittenMemory, context.RequestAborted);
+    }
+
+    public static IResult Result(ApiError error) => new ApiErrorResult(error);
+
+    private sealed class ApiErrorResult(ApiError error) : IResult
+    {
+        public Task ExecuteAsync(HttpContext httpContext) => WriteAsync(httpContext, error);
+    }
+}

@@ -1,0 +1,132 @@
+using System.Buffers;
+using System.Text.Json;
+using LlmRouter.Backends;
+
+namespace LlmRouter.OpenAi;
+
+/// <summary><c>chat.completion</c> / <c>chat.completion.chunk</c> per wire reference §7.2.4–5.</summary>
+internal sealed class ChatAnswerWriter(string model, bool stream, bool includeUsage, long created)
+    : AnswerWriter(model, stream, includeUsage, created)
+{
+    private bool _roleSent;
+    private int _toolIndex;
+    private ArrayBufferWriter<byte>? _content;
+    private ArrayBufferWriter<byte>? _reasoning;
+    private List<(int Index, ToolCall Call)>? _toolCalls;
+
+    protected override string ObjectName => Stream ? "chat.completion.chunk" : "chat.completion";
+    protected override string IdPrefix => "chatcmpl-";
+
+    public override void WriteDelta(IBufferWriter<byte> output, GenerationChunk chunk)
+    {
+        if (!Stream)
+        {
+            Aggregate(chunk);
+            return;
+        }
+        BeginFrame(output);
+        output.Write("\"choices\":[{\"index\":0,\"delta\":{"u8);
+        var comma = false;
+        if (!_roleSent)
+        {
+            output.Write("\"role\":\"assistant\""u8);
+            _roleSent = true;
+            comma = true;
+        }
+        if (chunk.ReasoningJson.WrittenCount > 0)
+        {
+            if (comma) output.Write(","u8);
+            output.Write("\"reasoning_content\":"u8);
+            WriteQuoted(output, chunk.ReasoningJson.WrittenSpan);
+            comma = true;
+        }
+        if (chunk.ContentJson.WrittenCount > 0 || chunk.ToolCalls.Count == 0)
+        {
+            if (comma) output.Write(","u8);
+            output.Write("\"content\":"u8);
+            WriteQuoted(output, chunk.ContentJson.WrittenSpan);
+            comma = true;
+        }
+        if (chunk.ToolCalls.Count > 0)
+        {
+            if (comma) output.Write(","u8);
+            output.Write("\"tool_calls\":"u8);
+            using (var writer = new Utf8JsonWriter(output, JsonOptions))
+            {
+                writer.WriteStartArray();
+                foreach (var call in chunk.ToolCalls) WriteToolCall(writer, _toolIndex++, call);
+                writer.WriteEndArray();
+            }
+            SawToolCalls = true;
+        }
+        output.Write("},\"logprobs\":null,\"finish_reason\":null}]}"u8);
+        EndFrame(output);
+    }
+
+    protected override void WriteFinishFrame(IBufferWriter<byte> output, string finishReason)
+    {
+        // An empty answer still opens with the role, as OpenAI's streams do.
+        if (!_roleSent)
+        {
+            BeginFrame(output);
+            output.Write("\"choices\":[{\"index\":0,\"delta\":{\"role\":\"assistant\",\"content\":\"\"},\"logprobs\":null,\"finish_reason\":null}]}"u8);
+            EndFrame(output);
+            _roleSent = true;
+        }
+        BeginFrame(output);
+        output.Write("\"choices\":[{\"index\":0,\"delta\":{},\"logprobs\":null,\"finish_reason\":"u8);
+        WriteFinishReason(output, finishReason);
+        output.Write("}]}"u8);
+        EndFrame(output);
+    }
+
+    protected override void WriteWhole(IBufferWriter<byte> output, string finishReason, GenerationChunk final)
+    {
+        output.Write(BuildHeader(ObjectName));
+        output.Write("\"choices\":[{\"index\":0,\"message\":{\"role\":\"assistant\",\"content\":"u8);
+        WriteQuoted(output, _content is null ? default : _content.WrittenSpan);
+        if (_reasoning is { WrittenCount: > 0 })
+        {
+            output.Write(",\"reasoning_content\":"u8);
+            WriteQuoted(output, _reasoning.WrittenSpan);
+        }
+        if (_toolCalls is { Count: > 0 })
+        {
+            output.Write(",\"tool_calls\":"u8);
+            using var writer = new Utf8JsonWriter(output, JsonOptions);
+            writer.WriteStartArray();
+            foreach (var (index, call) in _toolCalls) WriteToolCall(writer, index, call);
+            writer.WriteEndArray();
+        }
+        output.Write("},\"logprobs\":null,\"finish_reason\":"u8);
+        WriteFinishReason(output, finishReason);
+        output.Write("}],"u8);
+        WriteUsage(output, final);
+        output.Write("}"u8);
+    }
+
+    private void Aggregate(GenerationChunk chunk)
+    {
+        if (chunk.ContentJson.WrittenCount > 0) (_content ??= new ArrayBufferWriter<byte>(1024)).Write(chunk.ContentJson.WrittenSpan);
+        if (chunk.ReasoningJson.WrittenCount > 0) (_reasoning ??= new ArrayBufferWriter<byte>(256)).Write(chunk.ReasoningJson.WrittenSpan);
+        foreach (var call in chunk.ToolCalls)
+        {
+            (_toolCalls ??= []).Add((_toolIndex++, call));
+            SawToolCalls = true;
+        }
+    }
+
+    /// <summary>The whole call in one fragment: <c>id, index, type, function{name, arguments}</c>, arguments as a JSON string.</summary>
+    private static void WriteToolCall(Utf8JsonWriter writer, int index, ToolCall call)
+    {
+        writer.WriteStartObject();
+        writer.WriteString("id", call.Id ?? "call_" + Guid.NewGuid().ToString("N")[..24]);
+        writer.WriteNumber("index", index);
+        writer.WriteString("type", "function");
+        writer.WriteStartObject("function");
+        writer.WriteString("name", call.Name);
+        writer.WriteString("arguments", call.ArgumentsJson);
+        writer.WriteEndObject();
+        writer.WriteEndObject();
+    }
+}

@@ -1,0 +1,40 @@
+using System.Text.Json;
+using LlmRouter.Backends;
+using LlmRouter.Errors;
+
+namespace LlmRouter.OpenAi;
+
+/// <summary>What the router itself needs from an OpenAI request; the rest is translated by the backend.</summary>
+internal sealed record ClientRequest(Operation Operation, string Model, bool Stream, bool IncludeUsage, long? MaxTokens, string? User)
+{
+    public static ClientRequest Parse(Operation operation, JsonElement root)
+    {
+        var model = Fields.RequiredString(root, "model");
+        var stream = operation != Operation.Embedding && (Fields.Bool(root, "stream") ?? false);
+        var includeUsage = false;
+        if (Fields.Object(root, "stream_options") is { } options)
+        {
+            includeUsage = Fields.Bool(options, "include_usage") ?? false;
+        }
+        long? maxTokens = null;
+        if (operation != Operation.Embedding)
+        {
+            maxTokens = Fields.Integer(root, "max_completion_tokens", min: 1) ?? Fields.Integer(root, "max_tokens", min: 1);
+        }
+        switch (operation)
+        {
+            case Operation.Chat:
+                var messages = Fields.Array(root, "messages") ?? throw Fields.Missing("messages");
+                if (messages.GetArrayLength() == 0)
+                    throw new ApiErrorException(ApiError.InvalidRequest("'messages' must contain at least one message.", "messages"));
+                break;
+            case Operation.Completion:
+                if (!Fields.TryGet(root, "prompt", out _)) throw Fields.Missing("prompt");
+                break;
+            case Operation.Embedding:
+                if (!Fields.TryGet(root, "input", out _)) throw Fields.Missing("input");
+                break;
+        }
+        return new ClientRequest(operation, model, stream, includeUsage, maxTokens, Fields.String(root, "user"));
+    }
+}

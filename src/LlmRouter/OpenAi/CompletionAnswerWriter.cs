@@ -1,0 +1,50 @@
+using System.Buffers;
+using LlmRouter.Backends;
+
+namespace LlmRouter.OpenAi;
+
+/// <summary>Legacy <c>text_completion</c> answers for <c>/v1/completions</c>.</summary>
+internal sealed class CompletionAnswerWriter(string model, bool stream, bool includeUsage, long created)
+    : AnswerWriter(model, stream, includeUsage, created)
+{
+    private ArrayBufferWriter<byte>? _text;
+
+    protected override string ObjectName => "text_completion";
+    protected override string IdPrefix => "cmpl-";
+
+    public override void WriteDelta(IBufferWriter<byte> output, GenerationChunk chunk)
+    {
+        if (chunk.ContentJson.WrittenCount == 0) return;
+        if (!Stream)
+        {
+            (_text ??= new ArrayBufferWriter<byte>(1024)).Write(chunk.ContentJson.WrittenSpan);
+            return;
+        }
+        BeginFrame(output);
+        output.Write("\"choices\":[{\"text\":"u8);
+        WriteQuoted(output, chunk.ContentJson.WrittenSpan);
+        output.Write(",\"index\":0,\"logprobs\":null,\"finish_reason\":null}]}"u8);
+        EndFrame(output);
+    }
+
+    protected override void WriteFinishFrame(IBufferWriter<byte> output, string finishReason)
+    {
+        BeginFrame(output);
+        output.Write("\"choices\":[{\"text\":\"\",\"index\":0,\"logprobs\":null,\"finish_reason\":"u8);
+        WriteFinishReason(output, finishReason);
+        output.Write("}]}"u8);
+        EndFrame(output);
+    }
+
+    protected override void WriteWhole(IBufferWriter<byte> output, string finishReason, GenerationChunk final)
+    {
+        output.Write(BuildHeader(ObjectName));
+        output.Write("\"choices\":[{\"text\":"u8);
+        WriteQuoted(output, _text is null ? default : _text.WrittenSpan);
+        output.Write(",\"index\":0,\"logprobs\":null,\"finish_reason\":"u8);
+        WriteFinishReason(output, finishReason);
+        output.Write("}],"u8);
+        WriteUsage(output, final);
+        output.Write("}"u8);
+    }
+}
