@@ -1,0 +1,11 @@
+#!/usr/bin/env bash
+# Runs every test: builds the solution, then the xunit suite (unit + integration over real loopback sockets).
+# Usage: scripts/test.sh [extra dotnet test arguments]
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+export DOTNET_CLI_TELEMETRY_OPTOUT=1 DOTNET_NOLOGO=1 DOTNET_SKIP_FIRST_TIME_EXPERIENCE=1
+
+dotnet restore LlmRouter.sln
+dotnet build LlmRouter.sln -c Release --no-restore -warnaserror
+dotnet test tests/LlmRouter.Tests -c Release --no-build --logger "console;verbosity=normal" "$@"

@@ -1,0 +1,84 @@
+using System.Diagnostics;
+using System.Net.Sockets;
+
+namespace LlmRouter.Tests.Services;
+
+/// <summary>
+/// A private redis-server on a free loopback port, without persistence (as the router must tolerate),
+/// that a test can stop and start again on the same port.
+/// </summary>
+public sealed class RedisServer : IAsyncDisposable
+{
+    private Process? _process;
+
+    private RedisServer(int port) => Port = port;
+
+    public int Port { get; }
+    public string Url => $"127.0.0.1:{Port}";
+
+    public static async Task<RedisServer> StartAsync()
+    {
+        var server = new RedisServer(FreeTcpPort());
+        await server.StartAgainAsync();
+        return server;
+    }
+
+    public async Task StartAgainAsync()
+    {
+        var info = new ProcessStartInfo("redis-server")
+        {
+            ArgumentList = { "--port", Port.ToString(), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no", "--protected-mode", "no" },
+            RedirectStandardOutput = true,
+            RedirectStandardError = true,
+        };
+        _process = Process.Start(info) ?? throw new InvalidOperationException("redis-server did not start (is it installed?)");
+        _process.OutputDataReceived += (_, _) => { };
+        _process.ErrorDataReceived += (_, _) => { };
+        _process.BeginOutputReadLine();
+        _process.BeginErrorReadLine();
+        await WaitForPortAsync(Port, open: true, TimeSpan.FromSeconds(15));
+    }
+
+    /// <summary>Kills the server, losing every key, as a crash or restart without persistence would.</summary>
+    public async Task StopAsync()
+    {
+        if (_process is { HasExited: false } process)
+        {
+            process.Kill(entireProcessTree: true);
+            await process.WaitForExitAsync();
+        }
+        _process = null;
+        await WaitForPortAsync(Port, open: false, TimeSpan.FromSeconds(15));
+    }
+
+    public async ValueTask DisposeAsync() => await StopAsync();
+
+    internal static int FreeTcpPort()
+    {
+        var listener = new System.Net.Sockets.TcpListener(System.Net.IPAddress.Loopback, 0);
+        listener.Start();
+        var port = ((System.Net.IPEndPoint)listener.LocalEndpoint).Port;
+        listener.Stop();
+        return port;
+    }
+
+    internal static async Task WaitForPortAsync(int port, bool open, TimeSpan timeout)
+    {
+        var deadline = Stopwatch.StartNew();
+        while (deadline.Elapsed < timeout)
+        {
+            try
+            {
+                using var client = new TcpClient();
+                await client.ConnectAsync(System.Net.IPAddress.Loopback, port);
+                if (open) return;
+            }
+            catch (SocketException)
+            {
+                if (!open) return;
+            }
+            await Task.Delay(50);
+        }
+        throw new TimeoutException($"port {port} did not {(open ? "open" : "close")} within {timeout}");
+    }
+}

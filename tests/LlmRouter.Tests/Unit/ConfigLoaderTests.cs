@@ -1,0 +1,152 @@
+using LlmRouter.Configuration;
+
+namespace LlmRouter.Tests.Unit;
+
+public sealed class ConfigLoaderTests
+{
+    private const string Minimal = """
+        model_list:
+          - model_name: chat
+            litellm_params: { model: ollama_chat/llama3.1:8b, api_base: http://10.0.1.10:11434 }
+          - model_name: chat
+            litellm_params: { model: ollama_chat/llama3.1:8b, api_base: http://10.0.1.11:11434 }
+          - model_name: code
+            litellm_params: { model: ollama/qwen2.5-coder:14b, api_base: http://10.0.1.10:11434 }
+        general_settings:
+          master_key: os.environ/TEST_MASTER_KEY
+        """;
+
+    private static RouterConfig Parse(string yaml, Dictionary<string, string>? env = null, List<string>? warnings = null) =>
+        ConfigLoader.Parse(yaml, "test.yaml", name => env is not null && env.TryGetValue(name, out var v) ? v : null, w => warnings?.Add(w));
+
+    private static string ErrorOf(string yaml) => Assert.Throws<ConfigException>(() => Parse(yaml)).Message;
+
+    [Fact]
+    public void Parse_LiteLlmModelList_GroupsDeploymentsByModelName()
+    {
+        var config = Parse(Minimal);
+
+        Assert.Equal(["chat", "code"], config.ModelGroups);
+        Assert.Equal(3, config.Deployments.Count);
+        Assert.All(config.Deployments, d => Assert.Equal(BackendProvider.Ollama, d.Provider));
+        Assert.Equal("qwen2.5-coder:14b", config.Deployments[2].Model);
+        Assert.Equal(new Uri("http://10.0.1.11:11434/"), config.Deployments[1].ApiBase);
+    }
+
+    [Fact]
+    public void Parse_DeploymentIds_AreStableHashesUnlessGiven()
+    {
+        var first = Parse(Minimal);
+        var again = Parse(Minimal);
+
+        Assert.Equal(first.Deployments.Select(d => d.Id), again.Deployments.Select(d => d.Id));
+        Assert.Equal(3, first.Deployments.Select(d => d.Id).Distinct().Count());
+
+        var named = Parse("""
+            model_list:
+              - model_name: chat
+                litellm_params: { model: ollama_chat/a, api_base: http://h:1 }
+                model_info: { id: gpu-box-1 }
+            """);
+        Assert.Equal("gpu-box-1", named.Deployments[0].Id);
+    }
+
+    [Fact]
+    public void Parse_EnvironmentReference_ResolvesOrCountsAsAbsent()
+    {
+        Assert.Null(Parse(Minimal).General.MasterKey);
+        Assert.Equal("sk-x", Parse(Minimal, new() { ["TEST_MASTER_KEY"] = "sk-x" }).General.MasterKey);
+    }
+
+    [Fact]
+    public void Parse_UnknownKeys_WarnNamingThem()
+    {
+        var warnings = new List<string>();
+        Parse(Minimal + "\n  colour: blue\nrouter_settings:\n  timeout: 30\n  sparkle: 1\n", warnings: warnings);
+
+        Assert.Contains(warnings, w => w.Contains("general_settings.colour"));
+        Assert.Contains(warnings, w => w.Contains("router_settings.sparkle"));
+        Assert.DoesNotContain(warnings, w => w.Contains("timeout"));
+    }
+
+    [Fact]
+    public void Parse_MissingApiBase_NamesFileAndKey()
+    {
+        var message = ErrorOf("model_list:\n  - model_name: chat\n    litellm_params: { model: ollama_chat/a }\n");
+        Assert.Equal("test.yaml: model_list[0].litellm_params.api_base: missing", message);
+    }
+
+    [Fact]
+    public void Parse_BadUrl_NamesFileAndKey()
+    {
+        var message = ErrorOf("model_list:\n  - model_name: chat\n    litellm_params: { model: ollama_chat/a, api_base: 'not a url' }\n");
+        Assert.StartsWith("test.yaml: model_list[0].litellm_params.api_base: 'not a url' is not an http(s) URL", message);
+    }
+
+    [Fact]
+    public void Parse_DuplicateDeployment_IsRefused()
+    {
+        var message = ErrorOf("""
+            model_list:
+              - model_name: chat
+                litellm_params: { model: ollama_chat/a, api_base: http://h:1 }
+              - model_name: other
+                litellm_params: { model: ollama_chat/a, api_base: http://h:1/ }
+            """);
+        Assert.Contains("model_list[1].model_info.id: duplicate deployment id", message);
+    }
+
+    [Fact]
+    public void Parse_YamlSyntaxError_NamesFileAndPosition()
+    {
+        var message = ErrorOf("model_list:\n  - model_name: [chat\n");
+        Assert.StartsWith("test.yaml:", message);
+        Assert.Contains("YAML syntax error", message);
+        Assert.DoesNotContain("\n", message);
+    }
+
+    [Fact]
+    public void Parse_UnknownProvider_IsRefused()
+    {
+        var message = ErrorOf("model_list:\n  - model_name: chat\n    litellm_params: { model: llama3, api_base: http://h:1 }\n");
+        Assert.Contains("model_list[0].litellm_params.model", message);
+    }
+
+    [Fact]
+    public void Parse_Timeouts_InSecondsWithDocumentedDefaults()
+    {
+        var config = Parse(Minimal + "\nrouter_settings:\n  timeout: 30\n  idle_timeout: 2.5\n");
+
+        Assert.Equal(TimeSpan.FromSeconds(30), config.Router.Timeout);
+        Assert.Equal(TimeSpan.FromSeconds(2.5), config.Router.IdleTimeout);
+        Assert.Equal(TimeSpan.FromSeconds(5), config.Router.ConnectTimeout);
+        Assert.Equal(TimeSpan.FromSeconds(300), config.Router.FirstTokenTimeout);
+        Assert.Null(config.Router.StreamTimeout);
+    }
+
+    [Fact]
+    public void Parse_NegativeLimit_IsRefused()
+    {
+        var message = ErrorOf("model_list:\n  - model_name: chat\n    litellm_params: { model: ollama_chat/a, api_base: http://h:1, max_parallel_requests: 0 }\n");
+        Assert.Contains("max_parallel_requests: must be at least 1", message);
+    }
+
+    [Fact]
+    public void Parse_ShippedConfig_Loads()
+    {
+        var path = Path.Combine(RepoRoot(), "config.yaml");
+        var config = ConfigLoader.Load(path, _ => null, _ => { });
+
+        Assert.Contains("chat", config.ModelGroups);
+        Assert.Contains("code", config.ModelGroups);
+        Assert.Contains("embed", config.ModelGroups);
+        Assert.Null(config.General.MasterKey);
+    }
+
+    internal static string RepoRoot()
+    {
+        var dir = new DirectoryInfo(AppContext.BaseDirectory);
+        while (dir is not null && !File.Exists(Path.Combine(dir.FullName, "LlmRouter.sln"))) dir = dir.Parent;
+        return dir?.FullName ?? throw new InvalidOperationException("LlmRouter.sln not found above " + AppContext.BaseDirectory);
+    }
+}
