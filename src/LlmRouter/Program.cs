@@ -21,6 +21,8 @@ catch (ConfigException e)
 }
 
 builder.WebHost.UseUrls(startup.Urls);
+// Per-request framework logs would sit on the hot path (and print query strings); warnings and up only.
+builder.Logging.AddFilter("Microsoft.AspNetCore", LogLevel.Warning);
 builder.WebHost.ConfigureKestrel(kestrel =>
 {
     kestrel.AddServerHeader = false;

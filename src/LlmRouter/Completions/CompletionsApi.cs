@@ -10,16 +10,13 @@ internal static class CompletionsApi
     {
         group.MapPost("/chat/completions", (HttpContext context, GenerationHandler handler) => handler.HandleAsync(context, Operation.Chat))
             .WithName("ChatCompletions" + nameSuffix)
-            .WithSummary("OpenAI chat completions, streamed as SSE or not; translated to Ollama /api/chat.")
-            .Accepts<object>("application/json");
+            .WithSummary("OpenAI chat completions, streamed as SSE or not; translated to Ollama /api/chat.");
         group.MapPost("/completions", (HttpContext context, GenerationHandler handler) => handler.HandleAsync(context, Operation.Completion))
             .WithName("Completions" + nameSuffix)
-            .WithSummary("Legacy text completions; translated to Ollama /api/generate.")
-            .Accepts<object>("application/json");
+            .WithSummary("Legacy text completions; translated to Ollama /api/generate.");
         group.MapPost("/embeddings", (HttpContext context, EmbeddingHandler handler) => handler.HandleAsync(context))
             .WithName("Embeddings" + nameSuffix)
-            .WithSummary("Embeddings; translated to Ollama /api/embed.")
-            .Accepts<object>("application/json");
+            .WithSummary("Embeddings; translated to Ollama /api/embed.");
         return group;
     }
 }

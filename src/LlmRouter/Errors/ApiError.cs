@@ -8,6 +8,9 @@ namespace LlmRouter.Errors;
 /// </summary>
 public sealed record ApiError(int Status, string Type, string Code, string Message, string? Param = null)
 {
+    /// <summary>Plain JSON escaping: these bodies are API responses, never embedded in HTML.</summary>
+    public static readonly JsonWriterOptions JsonOptions = new() { Encoder = System.Text.Encodings.Web.JavaScriptEncoder.UnsafeRelaxedJsonEscaping };
+
     /// <summary>Seconds the client should wait, sent as <c>Retry-After</c>.</summary>
     public int? RetryAfterSeconds { get; init; }
 

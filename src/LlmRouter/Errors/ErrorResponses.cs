@@ -17,7 +17,7 @@ internal static class ErrorResponses
             response.Headers.RetryAfter = seconds.ToString(System.Globalization.CultureInfo.InvariantCulture);
         }
         var buffer = new ArrayBufferWriter<byte>(256);
-        using (var writer = new Utf8JsonWriter(buffer))
+        using (var writer = new Utf8JsonWriter(buffer, ApiError.JsonOptions))
         {
             error.WriteTo(writer);
         }

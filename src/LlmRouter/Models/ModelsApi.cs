@@ -29,7 +29,7 @@ internal static class ModelsApi
 
 internal sealed record ModelList([property: JsonPropertyName("data")] IReadOnlyList<ModelInfo> Data)
 {
-    [JsonPropertyName("object")]
+    [JsonPropertyName("object"), JsonPropertyOrder(-1)]
     public string Object => "list";
 }
 
