@@ -41,7 +41,7 @@ internal static class ConfigLoader
         var sections = new List<YamlSection> { root };
         var deployments = ReadDeployments(root, sections);
         var general = ReadGeneral(root.Section("general_settings"), sections);
-        var router = ReadRouter(root.Section("router_settings"), sections);
+        var router = ReadRouter(root.Section("router_settings"), sections, deployments);
         // Accepted so a LiteLLM file loads unchanged, but nothing here is used yet.
         foreach (var ignored in new[] { "litellm_settings", "environment_variables" })
         {
@@ -103,6 +103,8 @@ internal static class ConfigLoader
                 Weight = litellm.Number("weight"),
                 MaxParallelRequests = litellm.Int("max_parallel_requests", min: 1),
                 MaxInputTokens = info.Int("max_input_tokens", min: 1) ?? litellm.Int("max_input_tokens", min: 1),
+                InputCostPerToken = litellm.Decimal("input_cost_per_token") ?? info.Decimal("input_cost_per_token"),
+                OutputCostPerToken = litellm.Decimal("output_cost_per_token") ?? info.Decimal("output_cost_per_token"),
             });
         }
         return deployments;
@@ -120,13 +122,30 @@ internal static class ConfigLoader
             AllowUnauthenticated = general.Bool("allow_unauthenticated") ?? false,
             MaxRequestBodyBytes = maxMb is { } mb ? (long)(mb * 1024 * 1024) : defaults.MaxRequestBodyBytes,
             DrainTimeout = general.Seconds("drain_timeout") ?? defaults.DrainTimeout,
+            RedisUrl = general.String("redis_url"),
+            DatabaseUrl = general.String("database_url"),
+            UsageFlushInterval = general.Seconds("usage_flush_interval") ?? defaults.UsageFlushInterval,
+            UsageSpillPath = general.String("usage_spill_path") ?? defaults.UsageSpillPath,
+            DefaultMaxTokens = general.Int("default_max_tokens", min: 1) ?? defaults.DefaultMaxTokens,
         };
     }
 
-    private static RouterSettings ReadRouter(YamlSection router, List<YamlSection> sections)
+    private static RouterSettings ReadRouter(YamlSection router, List<YamlSection> sections, List<Deployment> deployments)
     {
         sections.Add(router);
         var defaults = new RouterSettings();
+        var groups = deployments.Select(d => d.ModelName).ToHashSet(StringComparer.Ordinal);
+        var strategyText = router.String("routing_strategy");
+        var strategy = strategyText switch
+        {
+            null => defaults.RoutingStrategy,
+            "least-busy" => RoutingStrategy.LeastBusy,
+            "simple-shuffle" => RoutingStrategy.SimpleShuffle,
+            "latency-based-routing" => RoutingStrategy.LatencyBased,
+            "usage-based-routing" or "usage-based-routing-v2" => RoutingStrategy.UsageBased,
+            _ => throw router.Error("routing_strategy",
+                $"'{strategyText}' is not one of least-busy, simple-shuffle, latency-based-routing, usage-based-routing"),
+        };
         return new RouterSettings
         {
             Timeout = router.Seconds("timeout") ?? defaults.Timeout,
@@ -134,7 +153,36 @@ internal static class ConfigLoader
             ConnectTimeout = router.Seconds("connect_timeout") ?? defaults.ConnectTimeout,
             FirstTokenTimeout = router.Seconds("first_token_timeout") ?? defaults.FirstTokenTimeout,
             IdleTimeout = router.Seconds("idle_timeout") ?? defaults.IdleTimeout,
+            RoutingStrategy = strategy,
+            NumRetries = router.Int("num_retries", min: 0) ?? defaults.NumRetries,
+            AllowedFails = router.Int("allowed_fails", min: 1) ?? defaults.AllowedFails,
+            FailureWindow = router.Seconds("allowed_fails_window") ?? defaults.FailureWindow,
+            CooldownTime = router.Seconds("cooldown_time") ?? defaults.CooldownTime,
+            Fallbacks = CheckGroups(router, "fallbacks", router.GroupLists("fallbacks"), groups),
+            ContextWindowFallbacks = CheckGroups(router, "context_window_fallbacks", router.GroupLists("context_window_fallbacks"), groups),
+            ModelPollInterval = router.Seconds("model_poll_interval") ?? defaults.ModelPollInterval,
+            HealthCheckInterval = router.Seconds("health_check_interval") ?? defaults.HealthCheckInterval,
+            HealthCheckFall = router.Int("health_check_fall", min: 1) ?? defaults.HealthCheckFall,
+            HealthCheckRise = router.Int("health_check_rise", min: 1) ?? defaults.HealthCheckRise,
+            HealthCheckDeep = router.Bool("health_check_deep") ?? defaults.HealthCheckDeep,
+            MaxParallelRequestsPerBackend = router.Int("max_parallel_requests_per_backend", min: 1),
+            QueueSize = router.Int("queue_size", min: 0) ?? defaults.QueueSize,
+            QueueTimeout = router.Seconds("queue_timeout") ?? defaults.QueueTimeout,
+            LeaseTtl = router.Seconds("lease_ttl") ?? defaults.LeaseTtl,
         };
+    }
+
+    private static Dictionary<string, IReadOnlyList<string>> CheckGroups(YamlSection router, string key,
+        Dictionary<string, IReadOnlyList<string>> map, HashSet<string> groups)
+    {
+        foreach (var (from, targets) in map)
+        {
+            foreach (var name in targets.Prepend(from))
+            {
+                if (!groups.Contains(name)) throw router.Error(key, $"'{name}' is not a model_name in model_list");
+            }
+        }
+        return map;
     }
 
     /// <summary>Same inputs give the same id on every replica, so shared counters and usage rows agree.</summary>

@@ -27,6 +27,12 @@ public sealed record Deployment
     public double? Weight { get; init; }
     public int? MaxParallelRequests { get; init; }
     public int? MaxInputTokens { get; init; }
+    /// <summary>LiteLLM's per-token prices, used for keys' <c>max_budget</c>; null = free.</summary>
+    public decimal? InputCostPerToken { get; init; }
+    public decimal? OutputCostPerToken { get; init; }
+
+    /// <summary>The backend server, which saturates as a whole however many models it serves.</summary>
+    public string BackendId => ApiBase.AbsoluteUri;
 }
 
 public enum BackendProvider
@@ -42,6 +48,16 @@ public sealed record GeneralSettings
     public bool AllowUnauthenticated { get; init; }
     public long MaxRequestBodyBytes { get; init; } = 64L * 1024 * 1024;
     public TimeSpan DrainTimeout { get; init; } = TimeSpan.FromSeconds(30);
+    /// <summary>Shared live state (in-flight counts, cooldowns, limits); null = process-local only.</summary>
+    public string? RedisUrl { get; init; }
+    /// <summary>Keys, quotas and usage; null = master key only, key endpoints answer 503.</summary>
+    public string? DatabaseUrl { get; init; }
+    /// <summary>How often the usage writer flushes a batch; a hard kill loses at most this much.</summary>
+    public TimeSpan UsageFlushInterval { get; init; } = TimeSpan.FromSeconds(1);
+    /// <summary>Append-only file for usage rows Postgres could not take yet; replayed on recovery.</summary>
+    public string UsageSpillPath { get; init; } = "llmrouter-usage-spill.jsonl";
+    /// <summary>Answer cap sent as num_predict when the client sets none and the key has a token quota.</summary>
+    public int DefaultMaxTokens { get; init; } = 4096;
 }
 
 public sealed record RouterSettings
@@ -55,4 +71,39 @@ public sealed record RouterSettings
     public TimeSpan FirstTokenTimeout { get; init; } = TimeSpan.FromSeconds(300);
     /// <summary>Longest silence between two chunks once an answer has started.</summary>
     public TimeSpan IdleTimeout { get; init; } = TimeSpan.FromSeconds(60);
+
+    public RoutingStrategy RoutingStrategy { get; init; } = RoutingStrategy.LeastBusy;
+    /// <summary>Retries on another deployment of the same group, before the first byte only.</summary>
+    public int NumRetries { get; init; } = 2;
+    /// <summary>Failures within <see cref="FailureWindow"/> that put a deployment in cooldown.</summary>
+    public int AllowedFails { get; init; } = 3;
+    public TimeSpan FailureWindow { get; init; } = TimeSpan.FromSeconds(60);
+    public TimeSpan CooldownTime { get; init; } = TimeSpan.FromSeconds(30);
+    /// <summary>Group → groups to try in order once its retries are spent.</summary>
+    public IReadOnlyDictionary<string, IReadOnlyList<string>> Fallbacks { get; init; } = new Dictionary<string, IReadOnlyList<string>>();
+    /// <summary>Group → groups to use when the prompt exceeds the deployment's context length.</summary>
+    public IReadOnlyDictionary<string, IReadOnlyList<string>> ContextWindowFallbacks { get; init; } = new Dictionary<string, IReadOnlyList<string>>();
+    /// <summary>How often each backend's /api/tags and /api/ps are read.</summary>
+    public TimeSpan ModelPollInterval { get; init; } = TimeSpan.FromSeconds(10);
+    /// <summary>Active health checks, like HAProxy's <c>inter 5s fall 3 rise 2</c>.</summary>
+    public TimeSpan HealthCheckInterval { get; init; } = TimeSpan.FromSeconds(5);
+    public int HealthCheckFall { get; init; } = 3;
+    public int HealthCheckRise { get; init; } = 2;
+    /// <summary>Also ask each deployment for one token on every check.</summary>
+    public bool HealthCheckDeep { get; init; }
+    /// <summary>In flight per backend server (all its models together); null = no limit.</summary>
+    public int? MaxParallelRequestsPerBackend { get; init; }
+    /// <summary>Requests waiting per replica when every deployment of a group is at its limit.</summary>
+    public int QueueSize { get; init; } = 100;
+    public TimeSpan QueueTimeout { get; init; } = TimeSpan.FromSeconds(30);
+    /// <summary>An in-flight lease not renewed for this long is dropped (a crashed replica's counts vanish).</summary>
+    public TimeSpan LeaseTtl { get; init; } = TimeSpan.FromSeconds(15);
+}
+
+public enum RoutingStrategy
+{
+    LeastBusy,
+    SimpleShuffle,
+    LatencyBased,
+    UsageBased,
 }

@@ -46,6 +46,15 @@ internal sealed class YamlSection(string file, string path, YamlMappingNode? nod
         return value;
     }
 
+    public decimal? Decimal(string key)
+    {
+        var text = String(key);
+        if (text is null) return null;
+        if (!decimal.TryParse(text, NumberStyles.Float, CultureInfo.InvariantCulture, out var value) || value < 0)
+            throw Error(key, $"'{text}' is not a non-negative number");
+        return value;
+    }
+
     public double? Number(string key, double min = 0)
     {
         var text = String(key);
@@ -101,6 +110,31 @@ internal sealed class YamlSection(string file, string path, YamlMappingNode? nod
             items.Add(new YamlSection(file, $"{Join(key)}[{i}]", map, env));
         }
         return items;
+    }
+
+    /// <summary>LiteLLM's fallback form: a list of one-key mappings, <c>[{chat-large: [chat]}]</c>.</summary>
+    public Dictionary<string, IReadOnlyList<string>> GroupLists(string key)
+    {
+        var result = new Dictionary<string, IReadOnlyList<string>>(StringComparer.Ordinal);
+        var value = Node(key);
+        if (value is null or YamlScalarNode { Value: null or "" or "~" or "null" }) return result;
+        if (value is not YamlSequenceNode sequence) throw Error(key, "expected a list such as [{chat-large: [chat]}]");
+        for (var i = 0; i < sequence.Children.Count; i++)
+        {
+            if (sequence.Children[i] is not YamlMappingNode map) throw Error($"{key}[{i}]", "expected a mapping such as {chat-large: [chat]}");
+            foreach (var (from, to) in map.Children)
+            {
+                var name = (from as YamlScalarNode)?.Value ?? throw Error($"{key}[{i}]", "expected a model name as the key");
+                IReadOnlyList<string> targets = to switch
+                {
+                    YamlSequenceNode list => list.Children.Select(c => (c as YamlScalarNode)?.Value ?? throw Error($"{key}[{i}].{name}", "expected model names")).ToArray(),
+                    YamlScalarNode single when !string.IsNullOrEmpty(single.Value) => [single.Value],
+                    _ => throw Error($"{key}[{i}].{name}", "expected a list of model names"),
+                };
+                result[name] = targets;
+            }
+        }
+        return result;
     }
 
     /// <summary>Keys present in the file that nothing read: worth a warning, not a refusal.</summary>

@@ -1,0 +1,94 @@
+using LlmRouter.Configuration;
+using StackExchange.Redis;
+
+namespace LlmRouter.LiveState;
+
+/// <summary>
+/// The one Redis connection of the process (StackExchange.Redis 1.2.6, kept behind this class so an upgrade is one file).
+/// Never blocks start-up: while Redis is away, <see cref="Database"/> is null and callers use process-local state;
+/// the multiplexer reconnects by itself and <see cref="Reconnected"/> fires so callers can resynchronise.
+/// </summary>
+internal sealed partial class RedisConnection : IAsyncDisposable
+{
+    /// <summary>Every key the router writes starts with this, so one Redis can serve other tenants too.</summary>
+    public const string Prefix = "llmr:";
+
+    private readonly ILogger<RedisConnection> _logger;
+    private readonly string? _configuration;
+    private ConnectionMultiplexer? _multiplexer;
+    private int _reportedDown;
+
+    public RedisConnection(GeneralSettings settings, ILogger<RedisConnection> logger)
+    {
+        _logger = logger;
+        _configuration = settings.RedisUrl is { } url ? ToConfiguration(url) : null;
+    }
+
+    public bool IsConfigured => _configuration is not null;
+    public bool IsConnected => _multiplexer?.IsConnected == true;
+
+    /// <summary>Null while disconnected: the caller falls back to local state instead of waiting.</summary>
+    public IDatabase? Database => _multiplexer is { IsConnected: true } m ? m.GetDatabase() : null;
+
+    public ISubscriber? Subscriber => _multiplexer?.GetSubscriber();
+
+    /// <summary>Raised after the connection comes back (and after the first successful connect).</summary>
+    public event Action? Reconnected;
+
+    public async Task StartAsync()
+    {
+        if (_configuration is null) return;
+        var options = ConfigurationOptions.Parse(_configuration);
+        options.AbortOnConnectFail = false;
+        options.ConnectTimeout = 2000;
+        options.SyncTimeout = 2000;
+        options.ConnectRetry = 1;
+        options.KeepAlive = 5;
+        options.ClientName = "llmrouter";
+        _multiplexer = await ConnectionMultiplexer.ConnectAsync(options);
+        _multiplexer.ConnectionFailed += (_, e) =>
+        {
+            if (e.ConnectionType == ConnectionType.Interactive && Interlocked.Exchange(ref _reportedDown, 1) == 0) Log.Lost(_logger, e.FailureType.ToString());
+        };
+        _multiplexer.ConnectionRestored += (_, e) =>
+        {
+            if (e.ConnectionType != ConnectionType.Interactive) return;
+            if (Interlocked.Exchange(ref _reportedDown, 0) == 1) Log.Restored(_logger);
+            Reconnected?.Invoke();
+        };
+        if (_multiplexer.IsConnected) Reconnected?.Invoke();
+        else if (Interlocked.Exchange(ref _reportedDown, 1) == 0) Log.Lost(_logger, "not reachable at start-up");
+    }
+
+    /// <summary><c>redis://[:password@]host:port[/db]</c> or StackExchange's own <c>host:port,options</c>.</summary>
+    internal static string ToConfiguration(string url)
+    {
+        if (!url.StartsWith("redis://", StringComparison.OrdinalIgnoreCase) && !url.StartsWith("rediss://", StringComparison.OrdinalIgnoreCase)) return url;
+        var uri = new Uri(url);
+        var parts = new List<string> { $"{uri.Host}:{(uri.Port > 0 ? uri.Port : 6379)}" };
+        if (uri.UserInfo.Length > 0)
+        {
+            var userInfo = Uri.UnescapeDataString(uri.UserInfo);
+            var colon = userInfo.IndexOf(':');
+            parts.Add("password=" + (colon >= 0 ? userInfo[(colon + 1)..] : userInfo));
+        }
+        if (uri.AbsolutePath.Trim('/') is { Length: > 0 } db) parts.Add("defaultDatabase=" + db);
+        if (uri.Scheme.Equals("rediss", StringComparison.OrdinalIgnoreCase)) parts.Add("ssl=true");
+        return string.Join(',', parts);
+    }
+
+    public ValueTask DisposeAsync()
+    {
+        _multiplexer?.Dispose();
+        return ValueTask.CompletedTask;
+    }
+
+    private static partial class Log
+    {
+        [LoggerMessage(1, LogLevel.Warning, "Redis unavailable ({Reason}); using process-local counts until it returns")]
+        public static partial void Lost(ILogger logger, string reason);
+
+        [LoggerMessage(2, LogLevel.Information, "Redis connection restored; back to shared counts")]
+        public static partial void Restored(ILogger logger);
+    }
+}

@@ -1,0 +1,30 @@
+namespace LlmRouter.Usage;
+
+/// <summary>One request's usage; <see cref="Id"/> is the router-generated idempotency key.</summary>
+public sealed record UsageRecord
+{
+    public required Guid Id { get; init; }
+    public string? ClientRequestId { get; init; }
+    public Guid? KeyId { get; init; }
+    /// <summary>The group that actually served (after fallbacks); the requested one when nothing served.</summary>
+    public required string Model { get; init; }
+    public required string RequestedModel { get; init; }
+    public string? DeploymentId { get; init; }
+    public string? Backend { get; init; }
+    public int PromptTokens { get; init; }
+    public int CompletionTokens { get; init; }
+    public decimal Cost { get; init; }
+    public required int Status { get; init; }
+    public string? ErrorType { get; init; }
+    public double? TimeToFirstTokenMs { get; init; }
+    public required double DurationMs { get; init; }
+    public bool Streamed { get; init; }
+    public string? EndUser { get; init; }
+    public required DateTimeOffset StartedAt { get; init; }
+}
+
+/// <summary>Takes usage off the request path: never blocks, never drops (spills to disk when it must).</summary>
+internal interface IUsageSink
+{
+    void Record(UsageRecord record);
+}
