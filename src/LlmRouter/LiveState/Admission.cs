@@ -1,0 +1,136 @@
+using LlmRouter.Configuration;
+
+namespace LlmRouter.LiveState;
+
+/// <summary>What a key may still do; checked and reserved atomically with the deployment slot.</summary>
+internal sealed record KeyAdmission
+{
+    public required Guid KeyId { get; init; }
+    public long? RpmLimit { get; init; }
+    public long? TpmLimit { get; init; }
+    public int? MaxParallel { get; init; }
+    /// <summary>Token quota for the current period, and the period's bucket name (e.g. its start).</summary>
+    public long? QuotaLimit { get; init; }
+    public string QuotaBucket { get; init; } = "lifetime";
+    /// <summary>When the quota period ends (its counters may then be dropped); null for a lifetime quota.</summary>
+    public DateTimeOffset? QuotaResets { get; init; }
+    /// <summary>Money quota in micro-units for the same period.</summary>
+    public long? BudgetLimitMicros { get; init; }
+    /// <summary>Prompt estimate plus the most the answer may use.</summary>
+    public long ReserveTokens { get; init; }
+    public long ReserveMicros { get; init; }
+}
+
+/// <summary>One admission: take a slot on the first admissible candidate (or the least busy one), and the key's share.</summary>
+internal sealed record AdmissionRequest
+{
+    /// <summary>This attempt's deployment slot.</summary>
+    public required string LeaseId { get; init; }
+    /// <summary>The whole request's key hold (kept across retries and fallbacks).</summary>
+    public required string RequestId { get; init; }
+    /// <summary>In preference order (strategy, warm model first, shuffled ties).</summary>
+    public required IReadOnlyList<Deployment> Candidates { get; init; }
+    /// <summary>True: fewest in flight wins (ties by order). False: first admissible in order.</summary>
+    public bool LeastBusy { get; init; }
+    public int? BackendLimit { get; init; }
+    public KeyAdmission? Key { get; init; }
+    public required DateTimeOffset Now { get; init; }
+    public required TimeSpan LeaseTtl { get; init; }
+}
+
+internal enum AdmissionStatus
+{
+    Admitted,
+    /// <summary>Every candidate is at a parallel limit (or over its rpm/tpm): queue or 503.</summary>
+    Busy,
+    /// <summary>Every candidate is cooling down until <see cref="AdmissionResult.RetryAt"/>.</summary>
+    CoolingDown,
+    KeyRateLimited,
+    KeyParallelLimited,
+    KeyQuotaExceeded,
+}
+
+/// <summary>Live numbers returned with every admission, so strategies order candidates without another round trip.</summary>
+internal readonly record struct DeploymentStats(int InFlight, double TtftMs, long TokensThisMinute, long RequestsThisMinute);
+
+internal sealed record AdmissionResult
+{
+    public required AdmissionStatus Status { get; init; }
+    public Deployment? Deployment { get; init; }
+    public DateTimeOffset? RetryAt { get; init; }
+    /// <summary>After admission: what the key has left this minute (for x-ratelimit-* headers).</summary>
+    public long? RemainingRequests { get; init; }
+    public long? RemainingTokens { get; init; }
+    public IReadOnlyDictionary<string, DeploymentStats> Stats { get; init; } = EmptyStats;
+    /// <summary>The deployment slot to settle; null unless admitted.</summary>
+    public Lease? Lease { get; init; }
+    /// <summary>The key's reservation, when this admission took one; settled once, at the end of the request.</summary>
+    public KeyHold? KeyHold { get; init; }
+
+    private static readonly Dictionary<string, DeploymentStats> EmptyStats = new();
+}
+
+/// <summary>A held deployment slot. Settled exactly once; until then the heartbeat keeps it alive.</summary>
+internal sealed class Lease(string id, Deployment deployment, bool shared)
+{
+    private int _settled;
+
+    public string Id { get; } = id;
+    public Deployment Deployment { get; } = deployment;
+    /// <summary>Held in Redis (true) or in this process (false).</summary>
+    public bool Shared { get; } = shared;
+
+    public bool TrySettle() => Interlocked.Exchange(ref _settled, 1) == 0;
+    public bool IsSettled => Volatile.Read(ref _settled) == 1;
+}
+
+/// <summary>A request's reservation against its key: a parallel slot plus reserved tokens, corrected at settle.</summary>
+internal sealed class KeyHold(string requestId, KeyAdmission key, string minuteBucket, bool shared)
+{
+    private int _settled;
+
+    public string RequestId { get; } = requestId;
+    public KeyAdmission Key { get; } = key;
+    /// <summary>The tpm window the reservation went into; the settle corrects that same window.</summary>
+    public string MinuteBucket { get; } = minuteBucket;
+    public bool Shared { get; } = shared;
+
+    public bool TrySettle() => Interlocked.Exchange(ref _settled, 1) == 0;
+    public bool IsSettled => Volatile.Read(ref _settled) == 1;
+}
+
+/// <summary>How an attempt or a request ended, to release its slot and account for it.</summary>
+internal sealed record SettleRequest
+{
+    /// <summary>The attempt's slot; null when only the key hold is released (every attempt failed).</summary>
+    public Lease? Lease { get; init; }
+    /// <summary>Given only at the end of the request.</summary>
+    public KeyHold? KeyHold { get; init; }
+    public required DateTimeOffset Now { get; init; }
+    /// <summary>The deployment failed in a way that counts toward its cooldown.</summary>
+    public bool Failed { get; init; }
+    public long ActualTokens { get; init; }
+    public long ActualMicros { get; init; }
+    public double? TtftMs { get; init; }
+    public required int AllowedFails { get; init; }
+    public required TimeSpan FailureWindow { get; init; }
+    public required TimeSpan CooldownTime { get; init; }
+}
+
+/// <summary>
+/// The router's live state shared by replicas: in-flight leases, cooldowns and key limits, each admission and
+/// each settle one atomic step (one Redis round trip when Redis is there; process-local otherwise).
+/// </summary>
+internal interface ILiveState
+{
+    ValueTask<AdmissionResult> AdmitAsync(AdmissionRequest request);
+
+    /// <summary>Releases the slot; may complete after the client has its answer (no one waits for it).</summary>
+    Task SettleAsync(SettleRequest request);
+
+    /// <summary>True while counts are shared through Redis; false when process-local.</summary>
+    bool IsShared { get; }
+
+    /// <summary>Raised when a slot held by this process is released, so local waiters re-check at once.</summary>
+    event Action<string>? SlotReleased;
+}

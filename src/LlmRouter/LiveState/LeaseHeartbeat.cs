@@ -1,0 +1,72 @@
+using LlmRouter.Configuration;
+
+namespace LlmRouter.LiveState;
+
+/// <summary>
+/// Keeps this replica's leases alive (a third of the lease TTL apart), so a crashed replica's counts vanish within
+/// one TTL while a live one's never do. Also notices when Redis has lost its state (restart without persistence):
+/// the epoch key is gone, so live leases are re-added and <see cref="StateLost"/> lets others rebuild their counters.
+/// </summary>
+internal sealed partial class LeaseHeartbeat(RedisLiveState state, RedisConnection redis, RouterSettings settings, TimeProvider time,
+    ILogger<LeaseHeartbeat> logger) : BackgroundService
+{
+    private string? _epoch;
+
+    /// <summary>Raised once each time Redis is found without the state this replica saw before.</summary>
+    public event Func<Task>? StateLost;
+
+    protected override async Task ExecuteAsync(CancellationToken stoppingToken)
+    {
+        var interval = settings.LeaseTtl / 3;
+        redis.Reconnected += () => _ = Task.Run(() => BeatAsync(CancellationToken.None));
+        using var timer = new PeriodicTimer(interval, time);
+        do
+        {
+            await BeatAsync(stoppingToken);
+        }
+        while (await timer.WaitForNextTickAsync(stoppingToken));
+    }
+
+    public async Task BeatAsync(CancellationToken cancellationToken)
+    {
+        try
+        {
+            var rebuild = await CheckEpochAsync();
+            await state.RenewAsync(time.GetUtcNow(), settings.LeaseTtl, rebuild);
+            if (rebuild && StateLost is { } handlers)
+            {
+                Log.Rebuilt(logger);
+                foreach (var handler in handlers.GetInvocationList().Cast<Func<Task>>()) await handler();
+            }
+        }
+        catch (Exception e) when (e is StackExchange.Redis.RedisException or TimeoutException)
+        {
+            // Redis is away; RedisConnection has said so once. Local leases were renewed before the Redis call.
+        }
+        catch (Exception e) when (!cancellationToken.IsCancellationRequested)
+        {
+            Log.Failed(logger, e);
+        }
+    }
+
+    /// <summary>True when Redis no longer holds the epoch this replica knew: its state was lost.</summary>
+    private async Task<bool> CheckEpochAsync()
+    {
+        if (redis.Database is not { } db) return false;
+        var candidate = Guid.NewGuid().ToString("N");
+        await db.StringSetAsync(LiveKeys.Epoch, candidate, when: StackExchange.Redis.When.NotExists);
+        var current = (string?)await db.StringGetAsync(LiveKeys.Epoch);
+        var lost = _epoch is not null && current != _epoch;
+        _epoch = current;
+        return lost;
+    }
+
+    private static partial class Log
+    {
+        [LoggerMessage(20, LogLevel.Warning, "Redis lost its state (restarted without persistence); re-added live leases and rebuilding counters")]
+        public static partial void Rebuilt(ILogger logger);
+
+        [LoggerMessage(21, LogLevel.Error, "Lease heartbeat failed")]
+        public static partial void Failed(ILogger logger, Exception exception);
+    }
+}
