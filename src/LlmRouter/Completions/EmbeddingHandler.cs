@@ -1,37 +1,40 @@
-using System.Buffers;
 using System.Runtime.InteropServices;
 using System.Text.Json;
+using LlmRouter.Auth;
 using LlmRouter.Backends;
 using LlmRouter.Backends.Ollama;
+using LlmRouter.Configuration;
 using LlmRouter.Errors;
-using LlmRouter.Hosting;
 using LlmRouter.OpenAi;
 using LlmRouter.Routing;
 
 namespace LlmRouter.Completions;
 
 /// <summary><c>/v1/embeddings</c> → the backend's embed call → OpenAI's <c>list</c> of <c>embedding</c> objects.</summary>
-internal sealed class EmbeddingHandler(ModelCatalog catalog, DeploymentSelector selector, BackendRegistry backends)
+internal sealed class EmbeddingHandler(CallFactory calls, RequestRouter router, RequestAccounting accounting, RouterSettings settings, TimeProvider time)
 {
     public async Task HandleAsync(HttpContext context)
     {
+        var startedAt = time.GetTimestamp();
         using var body = await JsonBody.ReadAsync(context.Request, context.RequestAborted);
         var request = ClientRequest.Parse(Operation.Embedding, body.Root);
-        if (!catalog.TryGetGroup(request.Model, out var group)) throw new ApiErrorException(ApiError.ModelNotFound(request.Model));
         var prepared = OllamaRequestWriter.Prepare(request, body.Root);
         var base64 = Fields.String(body.Root, "encoding_format") == "base64";
+        var call = calls.Create(context, request, body.Root, RequestCaller.Of(context), maxTokens: 0);
 
-        using var lease = selector.Acquire(group);
-        context.Response.Headers[RouterHeaders.Backend] = lease.Deployment.Id;
-        EmbeddingResult result;
+        Routed<EmbeddingResult> routed;
         try
         {
-            result = await backends.For(lease.Deployment).EmbedAsync(lease.Deployment, prepared, context.RequestAborted);
+            routed = await router.RouteAsync(call, (backend, deployment, ct) => backend.EmbedAsync(deployment, prepared, ct),
+                time.GetUtcNow() + settings.Timeout, context.RequestAborted);
         }
-        catch (BackendFailureException e)
+        catch (ApiErrorException e)
         {
-            throw new ApiErrorException(e.ToApiError());
+            accounting.Record(context, call, call.Model, null, startedAt, new RequestResult(e.Error.Status, 0, 0, null, e.Error.Code, request.User));
+            throw;
         }
+        RoutingHeaders.Apply(context, call, routed, time.GetUtcNow());
+        var result = routed.Value;
 
         context.Response.StatusCode = StatusCodes.Status200OK;
         context.Response.ContentType = "application/json";
@@ -60,6 +63,7 @@ internal sealed class EmbeddingHandler(ModelCatalog catalog, DeploymentSelector 
             writer.WriteEndObject();
         }
         await output.FlushAsync(context.RequestAborted);
+        accounting.Finish(context, call, routed, startedAt, new RequestResult(200, result.PromptTokens, 0, time.GetElapsedTime(startedAt), null, request.User));
     }
 
     /// <summary>OpenAI's base64 form: little-endian float32s.</summary>
@@ -71,11 +75,7 @@ internal sealed class EmbeddingHandler(ModelCatalog catalog, DeploymentSelector 
         {
             if (reader.TokenType == JsonTokenType.Number) floats.Add(reader.GetSingle());
         }
-        var span = CollectionsMarshal.AsSpan(floats);
-        if (!BitConverter.IsLittleEndian)
-        {
-            throw new PlatformNotSupportedException("base64 embeddings need a little-endian machine");
-        }
-        return Convert.ToBase64String(MemoryMarshal.AsBytes(span));
+        if (!BitConverter.IsLittleEndian) throw new PlatformNotSupportedException("base64 embeddings need a little-endian machine");
+        return Convert.ToBase64String(MemoryMarshal.AsBytes(CollectionsMarshal.AsSpan(floats)));
     }
 }

@@ -1,5 +1,7 @@
+using LlmRouter.Auth;
 using LlmRouter.Backends;
 using LlmRouter.Backends.Ollama;
+using LlmRouter.Configuration;
 using LlmRouter.Errors;
 using LlmRouter.Hosting;
 using LlmRouter.OpenAi;
@@ -8,31 +10,48 @@ using LlmRouter.Streaming;
 
 namespace LlmRouter.Completions;
 
-/// <summary>The request path for chat and legacy completions: parse, validate, translate, pick a deployment, relay.</summary>
-internal sealed class GenerationHandler(ModelCatalog catalog, DeploymentSelector selector, BackendRegistry backends,
-    GenerationRelay relay, TimeProvider time)
+/// <summary>The request path for chat and legacy completions: parse, validate, translate, route (retries, fallbacks), relay, account.</summary>
+internal sealed class GenerationHandler(CallFactory calls, RequestRouter router, GenerationRelay relay, RequestAccounting accounting,
+    RouterSettings settings, TimeProvider time)
 {
     public async Task HandleAsync(HttpContext context, Operation operation)
     {
+        var startedAt = time.GetTimestamp();
         using var body = await JsonBody.ReadAsync(context.Request, context.RequestAborted);
         var request = ClientRequest.Parse(operation, body.Root);
-        if (!catalog.TryGetGroup(request.Model, out var group)) throw new ApiErrorException(ApiError.ModelNotFound(request.Model));
-        var prepared = OllamaRequestWriter.Prepare(request, body.Root);
-        var created = time.GetUtcNow().ToUnixTimeSeconds();
-        AnswerWriter writer = operation == Operation.Chat
-            ? new ChatAnswerWriter(request.Model, request.Stream, request.IncludeUsage, created)
-            : new CompletionAnswerWriter(request.Model, request.Stream, request.IncludeUsage, created);
+        var caller = RequestCaller.Of(context);
+        var maxTokens = calls.EffectiveMaxTokens(request, caller);
+        var prepared = OllamaRequestWriter.Prepare(request with { MaxTokens = maxTokens }, body.Root);
+        var call = calls.Create(context, request, body.Root, caller, maxTokens);
+        var deadline = time.GetUtcNow() + settings.Timeout;
 
-        using var lease = selector.Acquire(group);
-        var deployment = lease.Deployment;
-        context.Response.Headers[RouterHeaders.Backend] = deployment.Id;
+        Routed<IGenerationStream> routed;
         try
         {
-            await relay.RunAsync(context, backends.For(deployment), deployment, prepared, writer);
+            routed = await router.RouteAsync(call, (backend, deployment, ct) => backend.StartGenerationAsync(deployment, prepared, ct),
+                deadline, context.RequestAborted);
         }
-        catch (BackendFailureException e)
+        catch (ApiErrorException e)
         {
-            throw new ApiErrorException(e.ToApiError());
+            accounting.Record(context, call, call.Model, null, startedAt, new RequestResult(e.Error.Status, 0, 0, null, e.Error.Code, request.User));
+            throw;
         }
+        var timeToFirstToken = time.GetElapsedTime(startedAt);
+        RoutingHeaders.Apply(context, call, routed, time.GetUtcNow());
+
+        var writer = operation == Operation.Chat
+            ? (AnswerWriter)new ChatAnswerWriter(request.Model, request.Stream, request.IncludeUsage, time.GetUtcNow().ToUnixTimeSeconds())
+            : new CompletionAnswerWriter(request.Model, request.Stream, request.IncludeUsage, time.GetUtcNow().ToUnixTimeSeconds());
+        var outcome = await relay.RelayAsync(context, routed.Value, routed.Deployment, request.Stream, writer, deadline);
+        var status = outcome.Status switch
+        {
+            RelayStatus.Completed => 200,
+            RelayStatus.ClientCanceled => 499,
+            _ => outcome.Error?.Status ?? 502,
+        };
+        // A cut-short answer is charged for what was relayed; the prompt by the estimate.
+        var prompt = outcome.Status == RelayStatus.Completed ? outcome.PromptTokens : call.EstimatedPromptTokens;
+        accounting.Finish(context, call, routed, startedAt,
+            new RequestResult(status, prompt, outcome.CompletionTokens, timeToFirstToken, outcome.Error?.Code, request.User));
     }
 }

@@ -14,6 +14,9 @@ public sealed record ApiError(int Status, string Type, string Code, string Messa
     /// <summary>Seconds the client should wait, sent as <c>Retry-After</c>.</summary>
     public int? RetryAfterSeconds { get; init; }
 
+    /// <summary>Extra response headers (e.g. <c>x-ratelimit-*</c> on a 429).</summary>
+    public IReadOnlyDictionary<string, string>? Headers { get; init; }
+
     public static ApiError InvalidRequest(string message, string? param = null) =>
         new(400, "invalid_request_error", "invalid_request_error", message, param);
 
@@ -28,6 +31,12 @@ public sealed record ApiError(int Status, string Type, string Code, string Messa
 
     public static ApiError RouteNotFound(string method, string path) =>
         new(404, "invalid_request_error", "not_found", $"Unknown route: {method} {path}");
+
+    public static ApiError RateLimited(string message, int retryAfterSeconds) =>
+        new(429, "rate_limit_error", "rate_limit_exceeded", message) { RetryAfterSeconds = retryAfterSeconds };
+
+    public static ApiError InsufficientQuota() =>
+        new(429, "insufficient_quota", "insufficient_quota", "This key's token or budget quota for the current period is used up.");
 
     public static ApiError RequestTooLarge(long limit) =>
         new(413, "invalid_request_error", "request_too_large", $"Request body is larger than the limit of {limit} bytes.");

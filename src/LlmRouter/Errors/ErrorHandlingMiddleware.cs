@@ -38,7 +38,10 @@ internal sealed partial class ErrorHandlingMiddleware(RequestDelegate next, ILog
                 context.Abort();
                 return;
             }
+            // Clear() drops every header; the request id must survive it so errors can be traced too.
+            var requestId = context.Response.Headers[Hosting.RouterHeaders.RequestId];
             context.Response.Clear();
+            context.Response.Headers[Hosting.RouterHeaders.RequestId] = requestId;
             await ErrorResponses.WriteAsync(context, error);
         }
     }

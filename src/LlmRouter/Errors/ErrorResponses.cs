@@ -16,6 +16,10 @@ internal static class ErrorResponses
         {
             response.Headers.RetryAfter = seconds.ToString(System.Globalization.CultureInfo.InvariantCulture);
         }
+        if (error.Headers is { } headers)
+        {
+            foreach (var (name, value) in headers) response.Headers[name] = value;
+        }
         var buffer = new ArrayBufferWriter<byte>(256);
         using (var writer = new Utf8JsonWriter(buffer, ApiError.JsonOptions))
         {

@@ -6,7 +6,10 @@ using LlmRouter.Completions;
 using LlmRouter.Configuration;
 using LlmRouter.Health;
 using LlmRouter.Routing;
+using LlmRouter.LiveState;
 using LlmRouter.Streaming;
+using LlmRouter.Usage;
+using Microsoft.Extensions.DependencyInjection.Extensions;
 
 namespace LlmRouter.Hosting;
 
@@ -22,7 +25,15 @@ internal static class RouterServiceCollectionExtensions
         services.AddSingleton<OllamaBackend>();
         services.AddSingleton<BackendRegistry>();
         services.AddSingleton<ModelCatalog>();
-        services.AddSingleton<DeploymentSelector>();
+        services.TryAddSingleton<IDeploymentAvailability, ConfiguredAvailability>();
+        services.AddSingleton<CandidateOrder>();
+        services.AddSingleton<AdmissionQueue>();
+        services.AddSingleton<RequestRouter>();
+        services.AddSingleton<CallFactory>();
+        services.AddSingleton<RequestAccounting>();
+        services.AddSingleton<PendingSettles>();
+        services.TryAddSingleton<IUsageSink, NullUsageSink>();
+        services.AddLiveState();
         services.AddSingleton<GenerationRelay>();
         services.AddSingleton<GenerationHandler>();
         services.AddSingleton<EmbeddingHandler>();

@@ -10,45 +10,30 @@ namespace LlmRouter.Streaming;
 internal enum RelayStatus
 {
     Completed,
-    /// <summary>Failed after the stream started; the client got an error frame.</summary>
-    FailedMidStream,
+    /// <summary>Failed after the answer started; the client got an error frame (or, non-streamed, an error response).</summary>
+    Failed,
     ClientCanceled,
 }
 
-internal sealed record RelayOutcome(RelayStatus Status, int PromptTokens, int CompletionTokens, TimeSpan TimeToFirstToken);
+/// <summary>Token counts are the backend's when it finished, else the chunks actually relayed.</summary>
+internal sealed record RelayOutcome(RelayStatus Status, int PromptTokens, int CompletionTokens, ApiError? Error = null);
 
 /// <summary>
-/// Relays one answer from a backend to the client: each chunk is written and flushed as it arrives,
-/// one cancellation source covers client disconnect, first-byte, idle and total timeouts, and a failure after
-/// the first byte becomes an error frame. Failures before the first byte are thrown, so callers may retry.
+/// Relays a started answer to the client: each chunk is written and flushed as it arrives, one cancellation source
+/// covers client disconnect plus the idle and total timeouts, and a failure after the first byte becomes an error
+/// frame and an end without <c>[DONE]</c>, never a fake clean end. Disposing the upstream on the way out closes its
+/// connection, which is how Ollama learns the client left and stops generating.
 /// </summary>
 internal sealed class GenerationRelay(RouterSettings settings, TimeProvider time)
 {
-    public async Task<RelayOutcome> RunAsync(HttpContext context, IModelBackend backend, Deployment deployment,
-        PreparedRequest request, AnswerWriter writer)
+    public async Task<RelayOutcome> RelayAsync(HttpContext context, IGenerationStream upstream, Deployment deployment,
+        bool stream, AnswerWriter writer, DateTimeOffset deadline)
     {
-        var started = time.GetTimestamp();
-        var totalBudget = settings.Timeout;
-        var firstByte = request.Stream ? settings.StreamTimeout ?? settings.Timeout : Min(settings.FirstTokenTimeout, settings.Timeout);
-        using var cancel = CancellationTokenSource.CreateLinkedTokenSource(context.RequestAborted);
-        cancel.CancelAfter(Min(firstByte, totalBudget));
-
-        IGenerationStream stream;
-        try
-        {
-            stream = await backend.StartGenerationAsync(deployment, request, cancel.Token);
-        }
-        catch (OperationCanceledException) when (!context.RequestAborted.IsCancellationRequested)
-        {
-            throw new BackendFailureException(FailureKind.Timeout, $"Backend {deployment.Id} sent no answer within {Min(firstByte, totalBudget).TotalSeconds:0.#} s.");
-        }
-        var timeToFirstToken = time.GetElapsedTime(started);
-
-        await using (stream)
+        await using (upstream)
         {
             var response = context.Response;
             var output = response.BodyWriter;
-            if (request.Stream)
+            if (stream)
             {
                 response.StatusCode = StatusCodes.Status200OK;
                 response.ContentType = "text/event-stream";
@@ -56,16 +41,15 @@ internal sealed class GenerationRelay(RouterSettings settings, TimeProvider time
                 response.Headers["X-Accel-Buffering"] = "no";
                 context.Features.Get<IHttpResponseBodyFeature>()?.DisableBuffering();
             }
-            var chunk = stream.Current;
+            using var cancel = CancellationTokenSource.CreateLinkedTokenSource(context.RequestAborted);
+            var chunk = upstream.Current;
             var relayed = 0;
             try
             {
                 while (true)
                 {
                     if (chunk.Error is { } error)
-                    {
-                        return await FailAsync(context, writer, request, ApiError.BackendError($"Backend {deployment.Id} failed mid-answer: {error}"), relayed, timeToFirstToken);
-                    }
+                        return await FailAsync(context, stream, ApiError.BackendError($"Backend {deployment.Id} failed mid-answer: {error}"), relayed);
                     if (chunk.HasDelta)
                     {
                         writer.WriteDelta(output, chunk);
@@ -73,7 +57,7 @@ internal sealed class GenerationRelay(RouterSettings settings, TimeProvider time
                     }
                     if (chunk.Done)
                     {
-                        if (!request.Stream)
+                        if (!stream)
                         {
                             // Headers go out with the first byte written to the pipe, so they are set first.
                             response.StatusCode = StatusCodes.Status200OK;
@@ -81,48 +65,43 @@ internal sealed class GenerationRelay(RouterSettings settings, TimeProvider time
                         }
                         writer.WriteEnd(output, chunk);
                         await output.FlushAsync(context.RequestAborted);
-                        return new RelayOutcome(RelayStatus.Completed, chunk.PromptTokens, chunk.CompletionTokens, timeToFirstToken);
+                        return new RelayOutcome(RelayStatus.Completed, chunk.PromptTokens, chunk.CompletionTokens);
                     }
-                    if (request.Stream && chunk.HasDelta)
+                    if (stream && chunk.HasDelta)
                     {
                         var flush = await output.FlushAsync(cancel.Token);
-                        if (flush.IsCompleted || flush.IsCanceled) return new RelayOutcome(RelayStatus.ClientCanceled, 0, relayed, timeToFirstToken);
+                        if (flush.IsCompleted || flush.IsCanceled) return new RelayOutcome(RelayStatus.ClientCanceled, 0, relayed);
                     }
-                    var remaining = totalBudget - time.GetElapsedTime(started);
+                    var remaining = deadline - time.GetUtcNow();
                     if (remaining <= TimeSpan.Zero) throw new OperationCanceledException();
-                    cancel.CancelAfter(Min(settings.IdleTimeout, remaining));
-                    if (!await stream.MoveNextAsync(cancel.Token))
-                    {
-                        return await FailAsync(context, writer, request,
-                            ApiError.BackendError($"Backend {deployment.Id} ended the answer before it was complete."), relayed, timeToFirstToken);
-                    }
+                    cancel.CancelAfter(remaining < settings.IdleTimeout ? remaining : settings.IdleTimeout);
+                    if (!await upstream.MoveNextAsync(cancel.Token))
+                        return await FailAsync(context, stream, ApiError.BackendError($"Backend {deployment.Id} ended the answer before it was complete."), relayed);
                 }
             }
             catch (OperationCanceledException) when (context.RequestAborted.IsCancellationRequested)
             {
-                // Leaving the using block disposes the upstream response, which closes its connection:
-                // Ollama sees the disconnect and stops generating.
-                return new RelayOutcome(RelayStatus.ClientCanceled, 0, relayed, timeToFirstToken);
+                return new RelayOutcome(RelayStatus.ClientCanceled, 0, relayed);
             }
             catch (OperationCanceledException)
             {
-                return await FailAsync(context, writer, request, ApiError.Timeout($"Backend {deployment.Id} stopped sending: no chunk within the idle or total timeout."), relayed, timeToFirstToken);
+                return await FailAsync(context, stream, ApiError.Timeout($"Backend {deployment.Id} stopped sending: no chunk within the idle or total timeout."), relayed);
             }
             catch (Exception e) when (e is HttpRequestException or IOException)
             {
-                return await FailAsync(context, writer, request, ApiError.BackendError($"Backend {deployment.Id} dropped the connection mid-answer."), relayed, timeToFirstToken);
+                return await FailAsync(context, stream, ApiError.BackendError($"Backend {deployment.Id} dropped the connection mid-answer."), relayed);
             }
             catch (System.Text.Json.JsonException)
             {
-                return await FailAsync(context, writer, request, ApiError.BackendError($"Backend {deployment.Id} sent a line that is not valid JSON."), relayed, timeToFirstToken);
+                return await FailAsync(context, stream, ApiError.BackendError($"Backend {deployment.Id} sent a line that is not valid JSON."), relayed);
             }
         }
     }
 
     /// <summary>Streaming: an error frame and no <c>[DONE]</c>. Non-streaming: nothing was written yet, so a plain error response.</summary>
-    private static async Task<RelayOutcome> FailAsync(HttpContext context, AnswerWriter writer, PreparedRequest request, ApiError error, int relayed, TimeSpan ttft)
+    private static async Task<RelayOutcome> FailAsync(HttpContext context, bool stream, ApiError error, int relayed)
     {
-        if (request.Stream)
+        if (stream)
         {
             AnswerWriter.WriteErrorFrame(context.Response.BodyWriter, error);
             await context.Response.BodyWriter.FlushAsync(context.RequestAborted);
@@ -131,8 +110,6 @@ internal sealed class GenerationRelay(RouterSettings settings, TimeProvider time
         {
             await ErrorResponses.WriteAsync(context, error);
         }
-        return new RelayOutcome(RelayStatus.FailedMidStream, 0, relayed, ttft);
+        return new RelayOutcome(RelayStatus.Failed, 0, relayed, error);
     }
-
-    private static TimeSpan Min(TimeSpan a, TimeSpan b) => a < b ? a : b;
 }

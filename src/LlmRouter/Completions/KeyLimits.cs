@@ -1,0 +1,30 @@
+using LlmRouter.Keys;
+using LlmRouter.LiveState;
+
+namespace LlmRouter.Completions;
+
+/// <summary>A key's limits as one admission's reservation; null when the key has no limits to enforce.</summary>
+internal static class KeyLimits
+{
+    /// <summary>Money is counted in micro-units so the scripts can use integer counters.</summary>
+    public const decimal MicrosPerUnit = 1_000_000m;
+
+    public static KeyAdmission? Admission(KeyRecord key, long reserveTokens, DateTimeOffset now, long reserveMicros = 0)
+    {
+        if (key is { RpmLimit: null, TpmLimit: null, MaxParallelRequests: null, MaxTokens: null, MaxBudget: null }) return null;
+        var (bucket, resets) = TimeBuckets.Period(key.CreatedAt, key.BudgetDuration, now);
+        return new KeyAdmission
+        {
+            KeyId = key.Id,
+            RpmLimit = key.RpmLimit,
+            TpmLimit = key.TpmLimit,
+            MaxParallel = key.MaxParallelRequests,
+            QuotaLimit = key.MaxTokens,
+            QuotaBucket = bucket,
+            QuotaResets = resets == DateTimeOffset.MaxValue ? null : resets,
+            BudgetLimitMicros = key.MaxBudget is { } budget ? (long)(budget * MicrosPerUnit) : null,
+            ReserveTokens = reserveTokens,
+            ReserveMicros = reserveMicros,
+        };
+    }
+}

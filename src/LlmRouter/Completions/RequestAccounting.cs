@@ -1,0 +1,92 @@
+using LlmRouter.Auth;
+using LlmRouter.Configuration;
+using LlmRouter.Hosting;
+using LlmRouter.LiveState;
+using LlmRouter.Routing;
+using LlmRouter.Usage;
+
+namespace LlmRouter.Completions;
+
+/// <summary>
+/// The end of every routed request: release its slot and key hold with the real token count (one settle, not
+/// awaited by the client) and hand its usage row to the background writer.
+/// </summary>
+internal sealed class RequestAccounting(ILiveState state, IUsageSink usage, RouterSettings settings, TimeProvider time, PendingSettles pending)
+{
+    public void Finish<T>(HttpContext context, RoutedCall call, Routed<T> routed, long startedAt, RequestResult result)
+    {
+        var now = time.GetUtcNow();
+        var tokens = result.PromptTokens + result.CompletionTokens;
+        var cost = Cost(routed.Deployment, result.PromptTokens, result.CompletionTokens);
+        pending.Track(state.SettleAsync(new SettleRequest
+        {
+            Lease = routed.Lease,
+            KeyHold = routed.KeyHold,
+            Now = now,
+            // A failure mid-answer counts toward the deployment's cooldown like one before the first byte.
+            Failed = result.Status >= 500,
+            ActualTokens = tokens,
+            ActualMicros = (long)(cost * KeyLimits.MicrosPerUnit),
+            TtftMs = result.TimeToFirstToken?.TotalMilliseconds,
+            AllowedFails = settings.AllowedFails,
+            FailureWindow = settings.FailureWindow,
+            CooldownTime = settings.CooldownTime,
+        }));
+        Record(context, call, routed.ServedModel, routed.Deployment, startedAt, result, cost);
+    }
+
+    /// <summary>A request that never reached a backend still leaves a usage row (status and error type).</summary>
+    public void Record(HttpContext context, RoutedCall call, string servedModel, Deployment? deployment, long startedAt, RequestResult result, decimal cost = 0)
+    {
+        usage.Record(new UsageRecord
+        {
+            Id = Guid.TryParse(context.TraceIdentifier, out var id) ? id : Guid.CreateVersion7(),
+            ClientRequestId = context.Request.Headers[RouterHeaders.RequestId].ToString() is { Length: > 0 and <= 128 } clientId ? clientId : null,
+            KeyId = RequestCaller.Of(context).Key?.Id,
+            Model = servedModel,
+            RequestedModel = call.Model,
+            DeploymentId = deployment?.Id,
+            Backend = deployment?.BackendId,
+            PromptTokens = result.PromptTokens,
+            CompletionTokens = result.CompletionTokens,
+            Cost = cost,
+            Status = result.Status,
+            ErrorType = result.ErrorCode,
+            TimeToFirstTokenMs = result.TimeToFirstToken?.TotalMilliseconds,
+            DurationMs = time.GetElapsedTime(startedAt).TotalMilliseconds,
+            Streamed = call.Stream,
+            EndUser = result.EndUser ?? NullIfEmpty(context.Request.Headers["X-OpenWebUI-User-Id"].ToString()),
+            StartedAt = time.GetUtcNow() - time.GetElapsedTime(startedAt),
+        });
+    }
+
+    private static string? NullIfEmpty(string value) => value.Length == 0 ? null : value;
+
+    private static decimal Cost(Deployment deployment, int prompt, int completion) =>
+        (deployment.InputCostPerToken ?? 0) * prompt + (deployment.OutputCostPerToken ?? 0) * completion;
+}
+
+/// <summary>How a request ended, as accounting needs it.</summary>
+internal sealed record RequestResult(int Status, int PromptTokens, int CompletionTokens, TimeSpan? TimeToFirstToken, string? ErrorCode = null, string? EndUser = null);
+
+/// <summary>Settles still in flight; shutdown waits for them so no lease is left behind in Redis.</summary>
+internal sealed class PendingSettles
+{
+    private readonly Lock _lock = new();
+    private readonly HashSet<Task> _tasks = [];
+
+    public void Track(Task task)
+    {
+        if (task.IsCompleted) return;
+        lock (_lock) _tasks.Add(task);
+        task.ContinueWith(t =>
+        {
+            lock (_lock) _tasks.Remove(t);
+        }, TaskScheduler.Default);
+    }
+
+    public Task DrainAsync()
+    {
+        lock (_lock) return Task.WhenAll(_tasks.ToArray());
+    }
+}

@@ -1,0 +1,19 @@
+using LlmRouter.Completions;
+
+namespace LlmRouter.LiveState;
+
+/// <summary>
+/// Connects to Redis at start (without waiting for it). At shutdown it waits in <see cref="StoppedAsync"/>, which runs
+/// after the server has drained its requests, for their last settles, so no lease is left behind in Redis.
+/// </summary>
+internal sealed class LiveStateLifetime(RedisConnection redis, PendingSettles pending) : IHostedLifecycleService
+{
+    public Task StartAsync(CancellationToken cancellationToken) => redis.StartAsync();
+
+    public Task StoppedAsync(CancellationToken cancellationToken) => pending.DrainAsync().WaitAsync(TimeSpan.FromSeconds(5), cancellationToken);
+
+    public Task StartingAsync(CancellationToken cancellationToken) => Task.CompletedTask;
+    public Task StartedAsync(CancellationToken cancellationToken) => Task.CompletedTask;
+    public Task StopAsync(CancellationToken cancellationToken) => Task.CompletedTask;
+    public Task StoppingAsync(CancellationToken cancellationToken) => Task.CompletedTask;
+}

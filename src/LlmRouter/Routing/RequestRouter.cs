@@ -1,0 +1,266 @@
+using LlmRouter.Backends;
+using LlmRouter.Configuration;
+using LlmRouter.Errors;
+using LlmRouter.LiveState;
+using Polly;
+using Polly.Retry;
+using Polly.Timeout;
+
+namespace LlmRouter.Routing;
+
+/// <summary>
+/// Gets a request answered: for each group in turn (the one asked for, then its fallbacks), a Polly pipeline of
+/// retries that picks a deployment afresh on every attempt (atomic admission in the live state, waiting in the queue
+/// when all are busy, or for a cooldown to end when there is nowhere else to go), with a per-attempt first-byte
+/// timeout. Only failures before the first byte are retried; the caller relays the rest.
+/// </summary>
+internal sealed partial class RequestRouter
+{
+    private static readonly ResiliencePropertyKey<TimeSpan> FirstByteTimeout = new("llmrouter.first-byte-timeout");
+
+    private readonly ModelCatalog _catalog;
+    private readonly IDeploymentAvailability _availability;
+    private readonly CandidateOrder _order;
+    private readonly ILiveState _state;
+    private readonly AdmissionQueue _queue;
+    private readonly BackendRegistry _backends;
+    private readonly RouterSettings _settings;
+    private readonly TimeProvider _time;
+    private readonly ResiliencePipeline _pipeline;
+
+    public RequestRouter(ModelCatalog catalog, IDeploymentAvailability availability, CandidateOrder order, ILiveState state,
+        AdmissionQueue queue, BackendRegistry backends, RouterSettings settings, TimeProvider time)
+    {
+        _catalog = catalog;
+        _availability = availability;
+        _order = order;
+        _state = state;
+        _queue = queue;
+        _backends = backends;
+        _settings = settings;
+        _time = time;
+        _pipeline = BuildPipeline(settings, time);
+    }
+
+    private static ResiliencePipeline BuildPipeline(RouterSettings settings, TimeProvider time)
+    {
+        var builder = new ResiliencePipelineBuilder { TimeProvider = time };
+        if (settings.NumRetries > 0)
+        {
+            builder.AddRetry(new RetryStrategyOptions
+            {
+                MaxRetryAttempts = settings.NumRetries,
+                ShouldHandle = new PredicateBuilder()
+                    .Handle<BackendFailureException>(e => e.Kind != FailureKind.BadRequest)
+                    .Handle<TimeoutRejectedException>(),
+                // A saturated backend gets room to drain; any other failure is retried at once elsewhere.
+                DelayGenerator = args => ValueTask.FromResult<TimeSpan?>(args.Outcome.Exception is BackendFailureException { Kind: FailureKind.Busy }
+                    ? TimeSpan.FromMilliseconds(100 * Math.Pow(2, args.AttemptNumber) * (0.5 + Random.Shared.NextDouble()))
+                    : TimeSpan.Zero),
+            });
+        }
+        builder.AddTimeout(new TimeoutStrategyOptions
+        {
+            TimeoutGenerator = args => ValueTask.FromResult(args.Context.Properties.GetValue(FirstByteTimeout, TimeSpan.FromMinutes(10))),
+        });
+        return builder.Build();
+    }
+
+    /// <param name="start">Starts the backend call on the admitted deployment and returns once its first chunk is in.</param>
+    public async Task<Routed<T>> RouteAsync<T>(RoutedCall call, Func<IModelBackend, Deployment, CancellationToken, Task<T>> start,
+        DateTimeOffset deadline, CancellationToken cancellationToken)
+    {
+        if (!_catalog.TryGetGroup(call.Model, out _)) throw new ApiErrorException(ApiError.ModelNotFound(call.Model));
+        if (call.Key is { } key && !key.MayUse(call.Model)) throw new ApiErrorException(ApiError.ModelNotAllowed(call.Model));
+
+        var groups = GroupsFor(call);
+        var attempt = new AttemptState(call, groups.Count);
+        ApiError? lastError = null;
+        foreach (var group in groups)
+        {
+            attempt.Group = group;
+            attempt.GroupIndex++;
+            // A fallback must pass the same key checks as the model asked for.
+            if (call.Key is { } k && !k.MayUse(group)) continue;
+            try
+            {
+                var context = ResilienceContextPool.Shared.Get(cancellationToken);
+                try
+                {
+                    var firstByte = call.Stream ? _settings.StreamTimeout ?? _settings.Timeout : Min(_settings.FirstTokenTimeout, _settings.Timeout);
+                    context.Properties.Set(FirstByteTimeout, firstByte);
+                    var value = await _pipeline.ExecuteAsync(
+                        static async (ctx, s) => await s.Router.AttemptAsync(s, ctx.CancellationToken),
+                        context, new AttemptRun<T>(this, attempt, start, deadline, cancellationToken));
+                    return value;
+                }
+                finally
+                {
+                    ResilienceContextPool.Shared.Return(context);
+                }
+            }
+            catch (BackendFailureException e) when (e.Kind != FailureKind.BadRequest)
+            {
+                lastError = e.ToApiError();
+            }
+            catch (TimeoutRejectedException)
+            {
+                lastError = ApiError.Timeout($"No deployment of '{group}' sent a first byte in time.");
+            }
+            catch (ApiErrorException e) when (e.Error.Code == "overloaded")
+            {
+                lastError = e.Error;
+            }
+        }
+        // Nothing served: give back the key's reservation.
+        if (attempt.KeyHold is { } hold) _ = _state.SettleAsync(new SettleRequest
+        {
+            KeyHold = hold, Now = _time.GetUtcNow(), AllowedFails = _settings.AllowedFails,
+            FailureWindow = _settings.FailureWindow, CooldownTime = _settings.CooldownTime,
+        });
+        throw new ApiErrorException(lastError ?? ApiError.ModelNotAllowed(call.Model));
+    }
+
+    private List<string> GroupsFor(RoutedCall call)
+    {
+        var groups = new List<string>();
+        // Ollama truncates a prompt that does not fit instead of failing: skip straight to a bigger-context group.
+        if (_settings.ContextWindowFallbacks.TryGetValue(call.Model, out var wider) && ExceedsContext(call.Model, call.EstimatedPromptTokens))
+        {
+            groups.AddRange(wider);
+        }
+        else
+        {
+            groups.Add(call.Model);
+        }
+        foreach (var fallback in call.Fallbacks)
+        {
+            if (!groups.Contains(fallback) && _catalog.TryGetGroup(fallback, out _)) groups.Add(fallback);
+        }
+        return groups;
+    }
+
+    private bool ExceedsContext(string group, int promptTokens)
+    {
+        if (!_catalog.TryGetGroup(group, out var deployments)) return false;
+        var limits = deployments.Select(_availability.ContextLength).Where(l => l is not null).Select(l => l!.Value).ToArray();
+        return limits.Length > 0 && promptTokens > limits.Max();
+    }
+
+    private async Task<Routed<T>> AttemptAsync<T>(AttemptRun<T> run, CancellationToken cancellationToken)
+    {
+        var state = run.State;
+        state.Attempts++;
+        var admission = await AdmitAsync(state, run.Deadline, cancellationToken);
+        var lease = admission.Lease!;
+        try
+        {
+            var value = await run.Start(_backends.For(lease.Deployment), lease.Deployment, cancellationToken);
+            return new Routed<T>(value, lease, state.KeyHold, state.Group, state.Attempts, admission);
+        }
+        catch (Exception e) when (e is BackendFailureException or OperationCanceledException)
+        {
+            state.Tried.Add(lease.Deployment.Id);
+            // Bad input is the client's fault and a client that left is nobody's: neither counts toward a cooldown.
+            var failed = e is BackendFailureException { Kind: not FailureKind.BadRequest }
+                || (e is OperationCanceledException && !run.ClientGone.IsCancellationRequested);
+            _ = _state.SettleAsync(new SettleRequest
+            {
+                Lease = lease, Now = _time.GetUtcNow(), Failed = failed,
+                AllowedFails = _settings.AllowedFails, FailureWindow = _settings.FailureWindow, CooldownTime = _settings.CooldownTime,
+            });
+            throw;
+        }
+    }
+
+    private async Task<AdmissionResult> AdmitAsync(AttemptState state, DateTimeOffset deadline, CancellationToken cancellationToken)
+    {
+        _catalog.TryGetGroup(state.Group, out var deployments);
+        var routable = deployments.Where(_availability.IsRoutable).ToArray();
+        if (routable.Length == 0)
+            throw new ApiErrorException(ApiError.Overloaded($"No healthy backend holds a model for '{state.Group}' right now.", retryAfterSeconds: 5));
+        // A retry goes to a deployment not tried yet, while there is one.
+        var untried = routable.Where(d => !state.Tried.Contains(d.Id)).ToArray();
+        var (ordered, leastBusy) = _order.Order(untried.Length > 0 ? untried : routable, _availability);
+
+        while (true)
+        {
+            var result = await AdmitOnceAsync(state, ordered, leastBusy);
+            if (result.Status == AdmissionStatus.Busy)
+            {
+                result = await _queue.WaitAsync(state.Group, () => AdmitOnceAsync(state, ordered, leastBusy), deadline, cancellationToken);
+            }
+            switch (result.Status)
+            {
+                case AdmissionStatus.Admitted:
+                    if (result.KeyHold is { } hold) state.KeyHold = hold;
+                    state.LastAdmission = result;
+                    return result;
+                case AdmissionStatus.CoolingDown:
+                    // With somewhere else to go, go; otherwise wait for the earliest deployment to come back.
+                    if (state.GroupIndex < state.GroupCount)
+                        throw new ApiErrorException(ApiError.Overloaded($"Every deployment of '{state.Group}' is cooling down.", RetryAfter(result.RetryAt)));
+                    var until = result.RetryAt ?? _time.GetUtcNow().AddSeconds(1);
+                    if (until > deadline)
+                        throw new ApiErrorException(ApiError.Overloaded($"Every deployment of '{state.Group}' is cooling down.", RetryAfter(result.RetryAt)));
+                    var wait = until - _time.GetUtcNow();
+                    if (wait > TimeSpan.Zero) await Task.Delay(wait, _time, cancellationToken);
+                    continue;
+                case AdmissionStatus.KeyRateLimited:
+                    throw new ApiErrorException(ApiError.RateLimited(
+                        result.RemainingTokens == 0 ? "Token rate limit (tpm) reached for this key." : "Request rate limit (rpm) reached for this key.",
+                        RetryAfter(result.RetryAt)) with { Headers = RateLimitHeaders.For(state.Call.Key, result, _time.GetUtcNow()) });
+                case AdmissionStatus.KeyParallelLimited:
+                    throw new ApiErrorException(ApiError.RateLimited("Too many requests in flight for this key (max_parallel_requests).", RetryAfter(result.RetryAt)));
+                case AdmissionStatus.KeyQuotaExceeded:
+                    throw new ApiErrorException(ApiError.InsufficientQuota());
+                default:
+                    throw new ApiErrorException(ApiError.Overloaded($"Every deployment of '{state.Group}' is busy.", retryAfterSeconds: 1));
+            }
+        }
+    }
+
+    private ValueTask<AdmissionResult> AdmitOnceAsync(AttemptState state, Deployment[] ordered, bool leastBusy)
+    {
+        var result = _state.AdmitAsync(new AdmissionRequest
+        {
+            LeaseId = Guid.NewGuid().ToString("N"),
+            RequestId = state.Call.RequestId,
+            Candidates = ordered,
+            LeastBusy = leastBusy,
+            BackendLimit = _settings.MaxParallelRequestsPerBackend,
+            // The key's share is taken once per request, with its first slot.
+            Key = state.KeyHold is null ? state.Call.KeyAdmission : null,
+            Now = _time.GetUtcNow(),
+            LeaseTtl = _settings.LeaseTtl,
+        });
+        return Remember(result);
+    }
+
+    private async ValueTask<AdmissionResult> Remember(ValueTask<AdmissionResult> pending)
+    {
+        var result = await pending;
+        _order.Remember(result.Stats);
+        return result;
+    }
+
+    private int RetryAfter(DateTimeOffset? at) =>
+        at is { } when ? Math.Max(1, (int)Math.Ceiling((when - _time.GetUtcNow()).TotalSeconds)) : 1;
+
+    private static TimeSpan Min(TimeSpan a, TimeSpan b) => a < b ? a : b;
+
+    private sealed class AttemptState(RoutedCall call, int groupCount)
+    {
+        public RoutedCall Call { get; } = call;
+        public int GroupCount { get; } = groupCount;
+        public int GroupIndex { get; set; }
+        public string Group { get; set; } = call.Model;
+        public int Attempts { get; set; }
+        public HashSet<string> Tried { get; } = new(StringComparer.Ordinal);
+        public KeyHold? KeyHold { get; set; }
+        public AdmissionResult? LastAdmission { get; set; }
+    }
+
+    private sealed record AttemptRun<T>(RequestRouter Router, AttemptState State,
+        Func<IModelBackend, Deployment, CancellationToken, Task<T>> Start, DateTimeOffset Deadline, CancellationToken ClientGone);
+}

@@ -1,0 +1,123 @@
+using System.Net;
+using System.Text.Json.Nodes;
+using LlmRouter.Tests.Infrastructure;
+using Xunit.Abstractions;
+
+namespace LlmRouter.Tests.Integration;
+
+/// <summary>
+/// Upstream failures, each against its own single-backend router so no healthy backend can hide the fault:
+/// before the first byte the client gets an error JSON; mid-stream it gets one <c>data: {"error":…}</c> frame
+/// and the stream ends without <c>[DONE]</c>, never a fake clean end.
+/// </summary>
+public sealed class BackendFailureTests(ITestOutputHelper output) : IsolatedRouterTest(output)
+{
+    [Theory]
+    [InlineData(false)]
+    [InlineData(true)]
+    public async Task BackendErrorBeforeFirstByte_Returns502BackendError(bool stream)
+    {
+        await Env.ConfigureSimulatorsAsync(new SimConfig { Fault = SimFault.ErrorBefore, FaultStatus = 500 });
+
+        using var response = await SendChatAsync(stream);
+
+        await OpenAiErrorAssert.IsErrorAsync(response, HttpStatusCode.BadGateway, code: "backend_error");
+        Assert.True((await Env.GetTotalStatsAsync()).Faulted >= 1, "The simulator never injected the fault.");
+    }
+
+    [Theory]
+    [InlineData(false)]
+    [InlineData(true)]
+    public async Task BackendDoesNotHoldTheModel_Returns502NotModelNotFound(bool stream)
+    {
+        // Ollama's own 404: the logical model exists, so this is the backend's fault, not the client's.
+        await Env.ConfigureSimulatorsAsync(new SimConfig
+        {
+            Fault = SimFault.ErrorBefore,
+            FaultStatus = 404,
+            FaultMessage = $"model '{RouterEnvironment.ChatModel}' not found",
+        });
+
+        using var response = await SendChatAsync(stream);
+
+        await OpenAiErrorAssert.IsErrorAsync(response, HttpStatusCode.BadGateway, code: "backend_error");
+    }
+
+    [Fact]
+    public async Task BackendBusy_Returns503OverloadedWithRetryAfter()
+    {
+        await Env.ConfigureSimulatorsAsync(new SimConfig { Fault = SimFault.Busy });
+
+        using var response = await SendChatAsync(stream: false);
+
+        await OpenAiErrorAssert.IsErrorAsync(response, HttpStatusCode.ServiceUnavailable, code: "overloaded");
+        Assert.NotNull(response.Headers.RetryAfter);
+    }
+
+    [Theory]
+    [InlineData(SimFault.ErrorMid)]
+    [InlineData(SimFault.DropMid)]
+    public async Task BackendFailsMidStream_SendsErrorFrameAndNoDone(string fault)
+    {
+        await Env.ConfigureSimulatorsAsync(new SimConfig { Fault = fault, FaultAfterTokens = 2, Tokens = 8 });
+
+        using var response = await SendChatAsync(stream: true);
+
+        Assert.Equal(HttpStatusCode.OK, response.StatusCode);
+        using var sse = new SseReader(await response.Content.ReadAsStreamAsync());
+        var events = await sse.ReadAllEventsAsync();
+        Assert.DoesNotContain("[DONE]", events);
+        Assert.True(events.Count >= 2, $"Expected content frames, then an error frame:\n{sse.Raw}");
+        OpenAiErrorAssert.IsErrorJson(events[^1]);
+        var content = events.SkipLast(1).Select(e => JsonNode.Parse(e)!).ToList();
+        Assert.Contains(content, c => c["choices"]?.AsArray().Any(ch => ch!["delta"]?["content"]?.GetValue<string>() is { Length: > 0 }) == true);
+        Assert.DoesNotContain(content, c => c["choices"]?.AsArray().Any(ch => ch!["finish_reason"] is JsonValue) == true);
+        Assert.DoesNotContain(content, c => c["usage"] is JsonObject);
+    }
+
+    [Theory]
+    [InlineData(SimFault.ErrorMid)]
+    [InlineData(SimFault.DropMid)]
+    public async Task BackendFailsMidGeneration_NonStreamed_Returns502(string fault)
+    {
+        await Env.ConfigureSimulatorsAsync(new SimConfig { Fault = fault, FaultAfterTokens = 2, Tokens = 8 });
+
+        using var response = await SendChatAsync(stream: false);
+
+        await OpenAiErrorAssert.IsErrorAsync(response, HttpStatusCode.BadGateway, code: "backend_error");
+    }
+
+    [Fact]
+    public async Task BackendDropsConnectionBeforeAnswering_Returns502()
+    {
+        await Env.ConfigureSimulatorsAsync(new SimConfig { Fault = SimFault.Drop });
+
+        using var response = await SendChatAsync(stream: true);
+
+        await OpenAiErrorAssert.IsErrorAsync(response, HttpStatusCode.BadGateway, code: "backend_error");
+    }
+
+    private Task<HttpResponseMessage> SendChatAsync(bool stream) =>
+        Router.Http.SendStreamingAsync(Requests.Post("v1/chat/completions", Requests.Chat("chat", "hello", stream)));
+}
+
+/// <summary>A deployment whose api_base has nothing listening.</summary>
+public sealed class UnreachableBackendTests(ITestOutputHelper output) : IsolatedRouterTest(output)
+{
+    protected override Task<RouterEnvironment> StartEnvironmentAsync() =>
+        RouterEnvironment.StartSingleBackendAsync(customize: c => c with
+        {
+            Deployments = [new("chat", $"ollama_chat/{RouterEnvironment.ChatModel}", $"http://127.0.0.1:{FreePort.Next()}")],
+        });
+
+    [Theory]
+    [InlineData(false)]
+    [InlineData(true)]
+    public async Task BackendUnreachable_Returns502BackendError(bool stream)
+    {
+        using var response = await Router.Http.SendAsync(
+            Requests.Post("v1/chat/completions", Requests.Chat("chat", "hello", stream)));
+
+        await OpenAiErrorAssert.IsErrorAsync(response, HttpStatusCode.BadGateway, code: "backend_error");
+    }
+}

@@ -1,0 +1,89 @@
+using System.Net;
+using LlmRouter.Tests.Infrastructure;
+using Xunit.Abstractions;
+
+namespace LlmRouter.Tests.Integration;
+
+/// <summary>Bad input gets a 4xx OpenAI error naming the problem, never a 500 or a stack trace, and never reaches a backend.</summary>
+public sealed class BadRequestTests(SharedRouterFixture fixture, ITestOutputHelper output) : SharedRouterTest(fixture, output)
+{
+    public static TheoryData<string, string, string?> InvalidChatBodies => new()
+    {
+        // body, why, a word the error message must contain (null: any message)
+        { """{"model":"chat","messages":[{"role":"user","content":"hi"}""", "truncated JSON", null },
+        { """{model: chat}""", "not JSON", null },
+        { "", "empty body", null },
+        { "[]", "an array, not an object", null },
+        { "null", "JSON null", null },
+        { """{"model":"chat","messages":"hello"}""", "messages is a string", "messages" },
+        { """{"model":42,"messages":[{"role":"user","content":"hi"}]}""", "model is a number", "model" },
+        { """{"messages":[{"role":"user","content":"hi"}]}""", "model missing", "model" },
+        { """{"model":"chat"}""", "messages missing", "messages" },
+        { """{"model":"chat","messages":[]}""", "messages empty", "messages" },
+        { """{"model":"chat","messages":[{"role":"user","content":"hi"}],"stream":"yes"}""", "stream is a string", "stream" },
+        { """{"model":"chat","messages":[{"role":"user","content":"hi"}],"max_tokens":"ten"}""", "max_tokens is a string", "max_tokens" },
+    };
+
+    [Theory]
+    [MemberData(nameof(InvalidChatBodies))]
+    public async Task Chat_InvalidBody_Returns400InvalidRequestError(string body, string why, string? mentions)
+    {
+        using var response = await Router.Http.SendAsync(Requests.Post("v1/chat/completions", body));
+
+        var error = await OpenAiErrorAssert.IsErrorAsync(response, HttpStatusCode.BadRequest, type: "invalid_request_error");
+        if (mentions is not null)
+        {
+            Assert.True(
+                error.Message().Contains(mentions, StringComparison.OrdinalIgnoreCase) ||
+                error["param"]?.GetValue<string>() == mentions,
+                $"The error for \"{why}\" should name '{mentions}' in message or param: {error.ToJsonString()}");
+        }
+
+        await AssertNoBackendCallAsync();
+    }
+
+    [Theory]
+    [InlineData("v1/completions", "{\"model\":\"chat\",\"prompt\":\"")]
+    [InlineData("v1/completions", """{"prompt":"hi"}""")]
+    [InlineData("v1/embeddings", """{"model":"embed"}""")]
+    [InlineData("v1/embeddings", """{"model":"embed","input":42}""")]
+    [InlineData("v1/embeddings", "")]
+    public async Task OtherEndpoints_InvalidBody_Returns400InvalidRequestError(string path, string body)
+    {
+        using var response = await Router.Http.SendAsync(Requests.Post(path, body));
+
+        await OpenAiErrorAssert.IsErrorAsync(response, HttpStatusCode.BadRequest, type: "invalid_request_error");
+        await AssertNoBackendCallAsync();
+    }
+
+    [Theory]
+    [InlineData("v1/chat/completions", """{"model":"gpt-4o","messages":[{"role":"user","content":"hi"}]}""")]
+    [InlineData("v1/chat/completions", """{"model":"gpt-4o","messages":[{"role":"user","content":"hi"}],"stream":true}""")]
+    [InlineData("v1/completions", """{"model":"gpt-4o","prompt":"hi"}""")]
+    [InlineData("v1/embeddings", """{"model":"gpt-4o","input":"hi"}""")]
+    public async Task UnknownModel_Returns404ModelNotFound(string path, string body)
+    {
+        using var response = await Router.Http.SendAsync(Requests.Post(path, body));
+
+        var error = await OpenAiErrorAssert.IsErrorAsync(response, HttpStatusCode.NotFound, code: "model_not_found");
+        Assert.Contains("gpt-4o", error.Message(), StringComparison.Ordinal);
+        await AssertNoBackendCallAsync();
+    }
+
+    [Fact]
+    public async Task BackendModelName_IsNotALogicalName_Returns404()
+    {
+        // Clients must use the logical name; the Ollama name behind it is not a route.
+        var body = Requests.Chat(RouterEnvironment.ChatModel, "hi");
+
+        using var response = await Router.Http.SendAsync(Requests.Post("v1/chat/completions", body));
+
+        await OpenAiErrorAssert.IsErrorAsync(response, HttpStatusCode.NotFound, code: "model_not_found");
+    }
+
+    private async Task AssertNoBackendCallAsync()
+    {
+        var stats = await Env.GetTotalStatsAsync();
+        Assert.True(stats.Received == 0, $"A bad request reached a backend: {System.Text.Json.JsonSerializer.Serialize(stats)}");
+    }
+}

@@ -1,0 +1,56 @@
+using System.Net;
+using System.Text.Json.Nodes;
+using LlmRouter.Tests.Infrastructure;
+using Xunit.Abstractions;
+
+namespace LlmRouter.Tests.Integration;
+
+/// <summary>GET /v1/models and /v1/models/{id}: the logical model names, never the backends' names.</summary>
+public sealed class ModelsTests(SharedRouterFixture fixture, ITestOutputHelper output) : SharedRouterTest(fixture, output)
+{
+    [Fact]
+    public async Task Models_ListThroughSdk_ReturnsEachLogicalNameOnce()
+    {
+        var models = await Env.CreateOpenAIClient().GetOpenAIModelClient().GetModelsAsync();
+
+        Assert.Equal(["chat", "code", "embed"], models.Value.Select(m => m.Id).Order(StringComparer.Ordinal));
+    }
+
+    [Fact]
+    public async Task Models_ListRawJson_IsAnOpenAiListWithData()
+    {
+        using var response = await Router.Http.GetAsync("v1/models");
+
+        Assert.Equal("application/json", response.Content.Headers.ContentType?.MediaType);
+        var body = await response.ReadJsonAsync();
+        Assert.Equal("list", body["object"]?.GetValue<string>());
+        var data = Assert.IsType<JsonArray>(body["data"]);
+        Assert.Equal(3, data.Count);
+        Assert.All(data, model =>
+        {
+            Assert.Equal("model", model!["object"]?.GetValue<string>());
+            Assert.False(string.IsNullOrEmpty(model["id"]?.GetValue<string>()));
+            Assert.True(model["created"]?.GetValue<long>() > 0, $"created must be a positive integer: {model.ToJsonString()}");
+            Assert.False(string.IsNullOrEmpty(model["owned_by"]?.GetValue<string>()));
+        });
+    }
+
+    [Theory]
+    [InlineData("chat")]
+    [InlineData("code")]
+    [InlineData("embed")]
+    public async Task Models_GetThroughSdk_ReturnsTheModel(string id)
+    {
+        var model = await Env.CreateOpenAIClient().GetOpenAIModelClient().GetModelAsync(id);
+
+        Assert.Equal(id, model.Value.Id);
+    }
+
+    [Fact]
+    public async Task Models_GetUnknown_Returns404ModelNotFound()
+    {
+        using var response = await Router.Http.GetAsync("v1/models/no-such-model");
+
+        await OpenAiErrorAssert.IsErrorAsync(response, HttpStatusCode.NotFound, code: "model_not_found");
+    }
+}
