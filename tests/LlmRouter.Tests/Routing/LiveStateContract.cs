@@ -1,0 +1,172 @@
+using LlmRouter.Configuration;
+using LlmRouter.LiveState;
+using LlmRouter.Tests.Services;
+
+namespace LlmRouter.Tests.Routing;
+
+/// <summary>
+/// The rules every live state must keep, run against the process-local one and the Redis scripts alike:
+/// slots are never over-granted, failures lead to a cooldown that ends by the clock, key limits hold.
+/// </summary>
+public abstract class LiveStateContract
+{
+    protected readonly FakeTimeProvider Clock = new();
+    private static readonly TimeSpan LeaseTtl = TimeSpan.FromSeconds(15);
+
+    private protected abstract ILiveState State { get; }
+
+    private protected Deployment Dep(string id, int? maxParallel = null) => new()
+    {
+        Id = id, ModelName = "chat", Provider = BackendProvider.Ollama, Model = "llama3.1:8b", ApiBase = new Uri($"http://backend-{_run}:11434/"),
+        MaxParallelRequests = maxParallel,
+    };
+
+    private protected async Task<AdmissionResult> AdmitAsync(IReadOnlyList<Deployment> candidates, bool leastBusy = true,
+        KeyAdmission? key = null, int? backendLimit = null) =>
+        await State.AdmitAsync(new AdmissionRequest
+        {
+            LeaseId = Guid.NewGuid().ToString("N"), RequestId = Guid.NewGuid().ToString("N"), Candidates = candidates,
+            LeastBusy = leastBusy, Key = key, Now = Clock.GetUtcNow(), LeaseTtl = LeaseTtl, BackendLimit = backendLimit,
+        });
+
+    private protected Task SettleAsync(AdmissionResult admitted, bool failed = false, long tokens = 0) =>
+        State.SettleAsync(new SettleRequest
+        {
+            Lease = admitted.Lease, KeyHold = admitted.KeyHold, Now = Clock.GetUtcNow(), Failed = failed, ActualTokens = tokens,
+            AllowedFails = 3, FailureWindow = TimeSpan.FromSeconds(60), CooldownTime = TimeSpan.FromSeconds(30),
+        });
+
+    [Fact]
+    public async Task Admit_LeastBusy_SpreadsAcrossDeployments()
+    {
+        var deployments = new[] { Dep(Id("a")), Dep(Id("b")), Dep(Id("c")) };
+        var chosen = new List<string>();
+        for (var i = 0; i < 6; i++) chosen.Add((await AdmitAsync(deployments)).Deployment!.Id);
+
+        Assert.All(deployments, d => Assert.Equal(2, chosen.Count(c => c == d.Id)));
+    }
+
+    [Fact]
+    public async Task Admit_AtMaxParallel_IsBusyUntilASlotIsSettled()
+    {
+        var only = new[] { Dep(Id("a"), maxParallel: 2) };
+        var first = await AdmitAsync(only);
+        await AdmitAsync(only);
+
+        Assert.Equal(AdmissionStatus.Busy, (await AdmitAsync(only)).Status);
+        await SettleAsync(first);
+        Assert.Equal(AdmissionStatus.Admitted, (await AdmitAsync(only)).Status);
+    }
+
+    [Fact]
+    public async Task Admit_ConcurrentRequests_NeverOvergrantSlots()
+    {
+        var only = new[] { Dep(Id("a"), maxParallel: 5) };
+        var results = await Task.WhenAll(Enumerable.Range(0, 60).Select(_ => Task.Run(() => AdmitAsync(only))));
+
+        Assert.Equal(5, results.Count(r => r.Status == AdmissionStatus.Admitted));
+    }
+
+    [Fact]
+    public async Task Admit_BackendLimit_CountsEveryModelOnTheServer()
+    {
+        var chat = Dep(Id("chat"));
+        var code = Dep(Id("code")) with { ModelName = "code" };
+        Assert.Equal(AdmissionStatus.Admitted, (await AdmitAsync([chat], backendLimit: 1)).Status);
+
+        Assert.Equal(AdmissionStatus.Busy, (await AdmitAsync([code], backendLimit: 1)).Status);
+    }
+
+    [Fact]
+    public async Task Cooldown_AfterAllowedFails_EndsAfterCooldownTime()
+    {
+        var only = new[] { Dep(Id("a")) };
+        for (var i = 0; i < 3; i++) await SettleAsync(await AdmitAsync(only), failed: true);
+
+        var cooling = await AdmitAsync(only);
+        Assert.Equal(AdmissionStatus.CoolingDown, cooling.Status);
+        Assert.Equal(Clock.GetUtcNow().AddSeconds(30), cooling.RetryAt!.Value, TimeSpan.FromMilliseconds(5));
+
+        Clock.Advance(TimeSpan.FromSeconds(29));
+        Assert.Equal(AdmissionStatus.CoolingDown, (await AdmitAsync(only)).Status);
+        Clock.Advance(TimeSpan.FromSeconds(1.5));
+        Assert.Equal(AdmissionStatus.Admitted, (await AdmitAsync(only)).Status);
+    }
+
+    [Fact]
+    public async Task Cooldown_FailuresOutsideTheWindow_DoNotAccumulate()
+    {
+        var only = new[] { Dep(Id("a")) };
+        await SettleAsync(await AdmitAsync(only), failed: true);
+        await SettleAsync(await AdmitAsync(only), failed: true);
+        Clock.Advance(TimeSpan.FromSeconds(61));
+        await SettleAsync(await AdmitAsync(only), failed: true);
+
+        Assert.Equal(AdmissionStatus.Admitted, (await AdmitAsync(only)).Status);
+    }
+
+    [Fact]
+    public async Task Cooldown_OneDeploymentCooling_OthersStillServe()
+    {
+        var a = Dep(Id("a"));
+        var b = Dep(Id("b"));
+        for (var i = 0; i < 3; i++) await SettleAsync(await AdmitAsync([a]), failed: true);
+
+        for (var i = 0; i < 4; i++) Assert.Equal(b.Id, (await AdmitAsync([a, b])).Deployment!.Id);
+    }
+
+    [Fact]
+    public async Task Key_Rpm_RefusesThenResetsNextMinute()
+    {
+        var key = new KeyAdmission { KeyId = Guid.NewGuid(), RpmLimit = 2 };
+        var deployments = new[] { Dep(Id("a")) };
+        await SettleAsync(await AdmitAsync(deployments, key: key));
+        await SettleAsync(await AdmitAsync(deployments, key: key));
+
+        var refused = await AdmitAsync(deployments, key: key);
+        Assert.Equal(AdmissionStatus.KeyRateLimited, refused.Status);
+        Clock.Advance(TimeSpan.FromMinutes(1));
+        Assert.Equal(AdmissionStatus.Admitted, (await AdmitAsync(deployments, key: key)).Status);
+    }
+
+    [Fact]
+    public async Task Key_Quota_ReservesAtAdmissionAndSettlesTheRealCount()
+    {
+        var keyId = Guid.NewGuid();
+        KeyAdmission Reserve(long tokens) => new() { KeyId = keyId, QuotaLimit = 100, ReserveTokens = tokens };
+        var deployments = new[] { Dep(Id("a")) };
+
+        var first = await AdmitAsync(deployments, key: Reserve(60));
+        Assert.Equal(AdmissionStatus.KeyQuotaExceeded, (await AdmitAsync(deployments, key: Reserve(60))).Status);
+        await SettleAsync(first, tokens: 10);
+
+        // 10 used, so 60 more fits now; then 90 used, and even 20 does not.
+        var second = await AdmitAsync(deployments, key: Reserve(60));
+        Assert.Equal(AdmissionStatus.Admitted, second.Status);
+        await SettleAsync(second, tokens: 80);
+        Assert.Equal(AdmissionStatus.KeyQuotaExceeded, (await AdmitAsync(deployments, key: Reserve(20))).Status);
+    }
+
+    [Fact]
+    public async Task Key_MaxParallel_HoldsAcrossTheRequest()
+    {
+        var key = new KeyAdmission { KeyId = Guid.NewGuid(), MaxParallel = 1 };
+        var deployments = new[] { Dep(Id("a")), Dep(Id("b")) };
+        var held = await AdmitAsync(deployments, key: key);
+
+        Assert.Equal(AdmissionStatus.KeyParallelLimited, (await AdmitAsync(deployments, key: key)).Status);
+        await SettleAsync(held);
+        Assert.Equal(AdmissionStatus.Admitted, (await AdmitAsync(deployments, key: key)).Status);
+    }
+
+    /// <summary>Ids unique per test run, so tests sharing one Redis never see each other's state.</summary>
+    private protected string Id(string name) => $"{name}-{_run}";
+
+    private readonly string _run = Guid.NewGuid().ToString("N")[..8];
+}
+
+public sealed class LocalLiveStateTests : LiveStateContract
+{
+    private readonly LocalLiveState _state = new();
+    private protected override ILiveState State => _state;
+}

@@ -1,0 +1,161 @@
+using LlmRouter.Configuration;
+using LlmRouter.LiveState;
+using LlmRouter.Tests.Services;
+using Microsoft.Extensions.Logging.Abstractions;
+using StackExchange.Redis;
+
+namespace LlmRouter.Tests.Routing;
+
+/// <summary>One private redis-server for the Redis live-state tests.</summary>
+public sealed class RedisFixture : IAsyncLifetime
+{
+    public RedisServer Server { get; private set; } = null!;
+
+    public async Task InitializeAsync() => Server = await RedisServer.StartAsync();
+
+    public async Task DisposeAsync() => await Server.DisposeAsync();
+}
+
+/// <summary>The same contract through the Lua scripts on a real Redis, plus what only shared state has to survive.</summary>
+public sealed class RedisLiveStateTests : LiveStateContract, IClassFixture<RedisFixture>, IAsyncLifetime
+{
+    private readonly RedisFixture _redis;
+    private RedisConnection _connection = null!;
+    private RedisLiveState _state = null!;
+
+    public RedisLiveStateTests(RedisFixture redis) => _redis = redis;
+
+    private protected override ILiveState State => _state;
+
+    public async Task InitializeAsync()
+    {
+        (_connection, _state) = await ConnectAsync(_redis.Server);
+    }
+
+    private static async Task<(RedisConnection, RedisLiveState)> ConnectAsync(RedisServer server)
+    {
+        var connection = new RedisConnection(new GeneralSettings { RedisUrl = $"redis://{server.Url}" }, NullLogger<RedisConnection>.Instance);
+        await connection.StartAsync();
+        Assert.True(connection.IsConnected, "the test Redis should be reachable");
+        return (connection, new RedisLiveState(connection, new LocalLiveState(), NullLogger<RedisLiveState>.Instance));
+    }
+
+    public async Task DisposeAsync() => await _connection.DisposeAsync();
+
+    [Fact]
+    public async Task Admit_TwoReplicas_ShareOneCount()
+    {
+        var (other, otherState) = await ConnectAsync(_redis.Server);
+        await using var _ = other;
+        var only = new[] { Dep(Id("shared"), maxParallel: 1) };
+
+        Assert.Equal(AdmissionStatus.Admitted, (await AdmitAsync(only)).Status);
+        var fromOther = await otherState.AdmitAsync(new AdmissionRequest
+        {
+            LeaseId = "x", RequestId = "y", Candidates = only, LeastBusy = true, Now = Clock.GetUtcNow(), LeaseTtl = TimeSpan.FromSeconds(15),
+        });
+        Assert.Equal(AdmissionStatus.Busy, fromOther.Status);
+        Assert.True(_state.IsShared);
+    }
+
+    [Fact]
+    public async Task Lease_NotRenewed_VanishesAfterItsTtl()
+    {
+        // A replica that crashed holds a slot it never settles or renews.
+        var only = new[] { Dep(Id("crash"), maxParallel: 1) };
+        await AdmitAsync(only);
+        Assert.Equal(AdmissionStatus.Busy, (await AdmitAsync(only)).Status);
+
+        Clock.Advance(TimeSpan.FromSeconds(16));
+        Assert.Equal(AdmissionStatus.Admitted, (await AdmitAsync(only)).Status);
+    }
+
+    [Fact]
+    public async Task Lease_Renewed_OutlivesItsTtl()
+    {
+        var only = new[] { Dep(Id("renewed"), maxParallel: 1) };
+        await AdmitAsync(only);
+        Clock.Advance(TimeSpan.FromSeconds(10));
+        await _state.RenewAsync(Clock.GetUtcNow(), TimeSpan.FromSeconds(15), rebuild: false);
+        Clock.Advance(TimeSpan.FromSeconds(10));
+
+        Assert.Equal(AdmissionStatus.Busy, (await AdmitAsync(only)).Status);
+    }
+
+    [Fact]
+    public async Task Admit_RoundTrips_OnePerAdmissionOnePerSettle()
+    {
+        var deployments = new[] { Dep(Id("a")), Dep(Id("b")) };
+        var before = _state.RoundTrips;
+        var admitted = await AdmitAsync(deployments, key: new KeyAdmission { KeyId = Guid.NewGuid(), RpmLimit = 10, TpmLimit = 1000, ReserveTokens = 5 });
+        await SettleAsync(admitted, tokens: 3);
+
+        Assert.Equal(2, _state.RoundTrips - before);
+    }
+
+    [Fact]
+    public async Task Redis_Unreachable_FallsBackToLocalCounts()
+    {
+        var server = await RedisServer.StartAsync();
+        var (connection, state) = await ConnectAsync(server);
+        await using var _ = connection;
+        await server.StopAsync();
+        await Eventually(() => !connection.IsConnected, "the connection to notice Redis is gone");
+
+        var admitted = await state.AdmitAsync(new AdmissionRequest
+        {
+            LeaseId = "l", RequestId = "r", Candidates = [Dep(Id("fallback"))], LeastBusy = true, Now = Clock.GetUtcNow(), LeaseTtl = TimeSpan.FromSeconds(15),
+        });
+        Assert.Equal(AdmissionStatus.Admitted, admitted.Status);
+        Assert.False(admitted.Lease!.Shared);
+        Assert.False(state.IsShared);
+    }
+
+    [Fact]
+    public async Task Redis_RestartedWithoutState_RebuildsFromLiveLeasesAndNeverGoesNegative()
+    {
+        var server = await RedisServer.StartAsync();
+        var (connection, state) = await ConnectAsync(server);
+        await using var _ = connection;
+        var only = new[] { Dep(Id("rebuild"), maxParallel: 1) };
+        var key = new KeyAdmission { KeyId = Guid.NewGuid(), QuotaLimit = 1000, ReserveTokens = 500 };
+        var held = await Admit(state, only, key);
+        Assert.Equal(AdmissionStatus.Admitted, held.Status);
+
+        await server.StopAsync();
+        await server.StartAgainAsync();
+        await Eventually(() => connection.IsConnected, "the connection to come back");
+        // Redis came back empty: the slot looks free until the heartbeat re-adds the live lease.
+        await state.RenewAsync(Clock.GetUtcNow(), TimeSpan.FromSeconds(15), rebuild: true);
+        Assert.Equal(AdmissionStatus.Busy, (await Admit(state, only, null)).Status);
+
+        // The reservation Redis forgot is corrected without driving the quota below zero.
+        await state.SettleAsync(new SettleRequest
+        {
+            Lease = held.Lease, KeyHold = held.KeyHold, Now = Clock.GetUtcNow(), ActualTokens = 10,
+            AllowedFails = 3, FailureWindow = TimeSpan.FromSeconds(60), CooldownTime = TimeSpan.FromSeconds(30),
+        });
+        var db = ConnectionMultiplexer.Connect(server.Url).GetDatabase();
+        var quota = (long)db.StringGet(LiveKeys.KeyQuota(key.KeyId, key.QuotaBucket));
+        Assert.True(quota >= 0, $"quota counter went negative: {quota}");
+        Assert.Equal(AdmissionStatus.Admitted, (await Admit(state, only, null)).Status);
+        await server.DisposeAsync();
+    }
+
+    private async Task<AdmissionResult> Admit(RedisLiveState state, Deployment[] candidates, KeyAdmission? key) =>
+        await state.AdmitAsync(new AdmissionRequest
+        {
+            LeaseId = Guid.NewGuid().ToString("N"), RequestId = Guid.NewGuid().ToString("N"), Candidates = candidates, LeastBusy = true,
+            Key = key, Now = Clock.GetUtcNow(), LeaseTtl = TimeSpan.FromSeconds(15),
+        });
+
+    private static async Task Eventually(Func<bool> condition, string what)
+    {
+        var deadline = DateTime.UtcNow.AddSeconds(20);
+        while (!condition())
+        {
+            if (DateTime.UtcNow > deadline) throw new TimeoutException($"waited 20 s for {what}");
+            await Task.Delay(50);
+        }
+    }
+}
