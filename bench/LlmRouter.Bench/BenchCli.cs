@@ -1,0 +1,35 @@
+namespace LlmRouter.Bench;
+
+internal static class BenchCli
+{
+    public static async Task<int> RunAsync(string[] args)
+    {
+        var scenario = args.FirstOrDefault() ?? "help";
+        var options = Options.Parse(args.Skip(1).ToArray());
+        switch (scenario)
+        {
+            case "token-latency":
+                await TokenLatency.RunAsync(options);
+                return 0;
+            case "memory":
+                await MemoryAfterRequests.RunAsync(options);
+                return 0;
+            default:
+                Console.Error.WriteLine("usage: LlmRouter.Bench token-latency|memory [--requests N] [--tokens N]");
+                return 2;
+        }
+    }
+}
+
+internal sealed record Options(int Requests, int Tokens, int Streams)
+{
+    public static Options Parse(string[] args)
+    {
+        int Get(string name, int fallback)
+        {
+            var i = Array.IndexOf(args, name);
+            return i >= 0 && i + 1 < args.Length ? int.Parse(args[i + 1], System.Globalization.CultureInfo.InvariantCulture) : fallback;
+        }
+        return new Options(Get("--requests", 10_000), Get("--tokens", 100), Get("--streams", 10));
+    }
+}
