@@ -41,7 +41,7 @@ app.MapOpenApi();
 foreach (var (prefix, suffix) in new[] { ("/v1", "V1"), ("", "") })
 {
     app.MapGroup(prefix)
-        .AddEndpointFilter<MasterKeyFilter>()
+        .AddEndpointFilter<ApiKeyFilter>()
         .WithTags("OpenAI")
         .MapCompletionsApi(suffix)
         .MapModelsApi(suffix);

@@ -8,7 +8,7 @@ using LlmRouter.Routing;
 namespace LlmRouter.Completions;
 
 /// <summary>Turns a parsed client request and its caller into what the router needs: fallbacks, estimates, reservations.</summary>
-internal sealed class CallFactory(RouterSettings settings, GeneralSettings general, TimeProvider time)
+internal sealed class CallFactory(RouterSettings settings, GeneralSettings general, ModelCatalog catalog, TimeProvider time)
 {
     /// <summary>The answer cap sent upstream: the client's, else a default when the key's quota needs a bound to reserve.</summary>
     public long? EffectiveMaxTokens(ClientRequest request, RequestCaller caller) =>
@@ -25,8 +25,19 @@ internal sealed class CallFactory(RouterSettings settings, GeneralSettings gener
             Fallbacks = Fallbacks(request.Model, root),
             EstimatedPromptTokens = prompt,
             Key = caller.Key,
-            KeyAdmission = caller.Key is { } key ? KeyLimits.Admission(key, prompt + (maxTokens ?? 0), time.GetUtcNow()) : null,
+            KeyAdmission = caller.Key is { } key
+                ? KeyLimits.Admission(key, prompt + (maxTokens ?? 0), time.GetUtcNow(), MostItCanCost(request.Model, prompt, maxTokens ?? 0))
+                : null,
         };
+    }
+
+    /// <summary>The dearest deployment's price for the prompt and a full answer, in micro-units: what a budget must cover.</summary>
+    private long MostItCanCost(string model, int prompt, long maxTokens)
+    {
+        if (!catalog.TryGetGroup(model, out var deployments)) return 0;
+        var input = deployments.Max(d => d.InputCostPerToken ?? 0);
+        var output = deployments.Max(d => d.OutputCostPerToken ?? 0);
+        return (long)Math.Ceiling((input * prompt + output * maxTokens) * KeyLimits.MicrosPerUnit);
     }
 
     /// <summary>LiteLLM's per-request <c>fallbacks</c> and <c>disable_fallbacks</c>, else the configured chain.</summary>

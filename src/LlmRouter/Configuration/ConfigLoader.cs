@@ -41,6 +41,8 @@ internal static class ConfigLoader
         var sections = new List<YamlSection> { root };
         var deployments = ReadDeployments(root, sections);
         var general = ReadGeneral(root.Section("general_settings"), sections);
+        if (general.DatabaseUrl is not null && general.MasterKey is null)
+            throw new ConfigException($"{file}: general_settings.master_key: required when database_url is set (keys are minted with it)");
         var router = ReadRouter(root.Section("router_settings"), sections, deployments);
         // Accepted so a LiteLLM file loads unchanged, but nothing here is used yet.
         foreach (var ignored in new[] { "litellm_settings", "environment_variables" })

@@ -38,7 +38,7 @@ internal static class RouterServiceCollectionExtensions
         services.AddSingleton<GenerationHandler>();
         services.AddSingleton<EmbeddingHandler>();
         services.AddSingleton<BackendProbe>();
-        services.AddSingleton<MasterKeyFilter>();
+        services.AddSingleton<ApiKeyFilter>();
         return services;
     }
 

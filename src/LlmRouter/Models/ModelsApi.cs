@@ -1,4 +1,5 @@
 using System.Text.Json.Serialization;
+using LlmRouter.Auth;
 using LlmRouter.Errors;
 using LlmRouter.Routing;
 
@@ -11,12 +12,17 @@ internal static class ModelsApi
 
     public static RouteGroupBuilder MapModelsApi(this RouteGroupBuilder group, string nameSuffix)
     {
-        group.MapGet("/models", (ModelCatalog catalog) =>
-                TypedResults.Json(new ModelList(catalog.GroupNames.Select(ToModel).ToArray()), ModelsJsonContext.Default.ModelList))
+        group.MapGet("/models", (HttpContext context, ModelCatalog catalog) =>
+            {
+                // A key sees only the models it may use.
+                var caller = RequestCaller.Of(context);
+                var visible = catalog.GroupNames.Where(name => caller.Key?.MayUse(name) ?? true).Select(ToModel).ToArray();
+                return TypedResults.Json(new ModelList(visible), ModelsJsonContext.Default.ModelList);
+            })
             .WithName("ListModels" + nameSuffix)
             .WithSummary("Lists the logical model names this router serves.");
-        group.MapGet("/models/{**id}", (string id, ModelCatalog catalog) =>
-                catalog.TryGetGroup(id, out _)
+        group.MapGet("/models/{**id}", (string id, HttpContext context, ModelCatalog catalog) =>
+                catalog.TryGetGroup(id, out _) && (RequestCaller.Of(context).Key?.MayUse(id) ?? true)
                     ? (IResult)TypedResults.Json(ToModel(id), ModelsJsonContext.Default.ModelInfo)
                     : ErrorResponses.Result(ApiError.ModelNotFound(id)))
             .WithName("GetModel" + nameSuffix)

@@ -1,0 +1,68 @@
+using System.Security.Cryptography;
+using System.Text;
+using LlmRouter.Configuration;
+using LlmRouter.Errors;
+using LlmRouter.Keys;
+
+namespace LlmRouter.Auth;
+
+/// <summary>
+/// Authenticates the OpenAI routes: <c>Authorization: Bearer &lt;master_key&gt;</c> (constant-time), or a virtual key
+/// resolved from the in-process key cache. With no master key configured every request passes (start-up allows that
+/// only on loopback), including Open WebUI's missing header and empty <c>Bearer </c>. A key that cannot be checked
+/// because the database is down gets 503, never 401: it may be valid.
+/// </summary>
+internal sealed class ApiKeyFilter(GeneralSettings settings, TimeProvider time, IServiceProvider services) : IEndpointFilter
+{
+    private readonly MasterKey _master = new(settings.MasterKey);
+    private readonly IKeyAuthenticator? _keys = services.GetService<IKeyAuthenticator>();
+
+    public async ValueTask<object?> InvokeAsync(EndpointFilterInvocationContext context, EndpointFilterDelegate next)
+    {
+        if (!_master.IsConfigured) return await next(context);
+        var http = context.HttpContext;
+        var presented = BearerToken(http.Request);
+        if (presented.Length == 0) return ErrorResponses.Result(ApiError.InvalidApiKey());
+        if (_master.Matches(presented)) return await next(context);
+        if (_keys is null) return ErrorResponses.Result(ApiError.InvalidApiKey());
+
+        var lookup = await _keys.AuthenticateAsync(presented, time.GetUtcNow(), http.RequestAborted);
+        switch (lookup.Status)
+        {
+            case KeyLookupStatus.Valid:
+                http.Features.Set(new RequestCaller(lookup.Key));
+                return await next(context);
+            case KeyLookupStatus.Unavailable:
+                return ErrorResponses.Result(ApiError.Overloaded("The key store is unreachable and this key is not cached yet; retry shortly.", retryAfterSeconds: 5)
+                    with { Code = "key_store_unavailable" });
+            default:
+                return ErrorResponses.Result(ApiError.InvalidApiKey());
+        }
+    }
+
+    public static string BearerToken(HttpRequest request)
+    {
+        var header = request.Headers.Authorization.ToString();
+        const string Scheme = "Bearer ";
+        if (header.StartsWith(Scheme, StringComparison.OrdinalIgnoreCase)) return header[Scheme.Length..].Trim();
+        // Some clients send the key alone, or in an x-api-key header.
+        var apiKey = request.Headers["x-api-key"].ToString();
+        return apiKey.Length > 0 ? apiKey.Trim() : header.Trim();
+    }
+}
+
+/// <summary>The master key, kept only as its hash and compared in constant time (hashing equalises lengths).</summary>
+internal sealed class MasterKey(string? key)
+{
+    private readonly byte[]? _hash = key is null ? null : SHA256.HashData(Encoding.UTF8.GetBytes(key));
+
+    public bool IsConfigured => _hash is not null;
+
+    public bool Matches(string presented)
+    {
+        if (_hash is null) return false;
+        Span<byte> hash = stackalloc byte[32];
+        SHA256.HashData(Encoding.UTF8.GetBytes(presented), hash);
+        return CryptographicOperations.FixedTimeEquals(hash, _hash);
+    }
+}
