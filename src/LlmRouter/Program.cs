@@ -4,6 +4,7 @@ using LlmRouter.Configuration;
 using LlmRouter.Errors;
 using LlmRouter.Health;
 using LlmRouter.Hosting;
+using LlmRouter.Metrics;
 using LlmRouter.Models;
 
 var builder = WebApplication.CreateSlimBuilder(args);
@@ -37,6 +38,7 @@ app.UseMiddleware<ErrorHandlingMiddleware>();
 app.UseMiddleware<RequestIdMiddleware>();
 
 app.MapHealthApi();
+app.MapMetricsApi();
 app.MapOpenApi();
 foreach (var (prefix, suffix) in new[] { ("/v1", "V1"), ("", "") })
 {
