@@ -7,7 +7,9 @@ using LlmRouter.Hosting;
 using LlmRouter.Metrics;
 using LlmRouter.Models;
 
-var builder = WebApplication.CreateSlimBuilder(args);
+// The content root holds no file the router reads (config.yaml comes from --config), so it points at the binaries:
+// ASP.NET Core watches it recursively for appsettings changes, and a busy working directory would cost CPU all the time.
+var builder = WebApplication.CreateSlimBuilder(new WebApplicationOptions { Args = args, ContentRootPath = AppContext.BaseDirectory });
 var startup = StartupOptions.From(builder.Configuration);
 RouterConfig config;
 try
@@ -24,6 +26,9 @@ catch (ConfigException e)
 builder.WebHost.UseUrls(startup.Urls);
 // Per-request framework logs would sit on the hot path (and print query strings); warnings and up only.
 builder.Logging.AddFilter("Microsoft.AspNetCore", LogLevel.Warning);
+// While this logger is on at any level, hosting starts an Activity and a log scope for every request (and HttpClient a
+// child Activity for the backend call); it logs nothing we need, since ErrorHandlingMiddleware logs failures itself.
+builder.Logging.AddFilter("Microsoft.AspNetCore.Hosting.Diagnostics", LogLevel.None);
 builder.WebHost.ConfigureKestrel(kestrel =>
 {
     kestrel.AddServerHeader = false;

@@ -40,7 +40,7 @@ internal sealed class RequestAccounting(ILiveState state, IUsageSink usage, Rout
     {
         usage.Record(new UsageRecord
         {
-            Id = Guid.TryParse(context.TraceIdentifier, out var id) ? id : Guid.CreateVersion7(),
+            Id = Guid.TryParse(context.TraceIdentifier, out var id) ? id : Ids.NewVersion7(time.GetUtcNow()),
             ClientRequestId = context.Request.Headers[RouterHeaders.RequestId].ToString() is { Length: > 0 and <= 128 } clientId ? clientId : null,
             KeyId = RequestCaller.Of(context).Key?.Id,
             Model = servedModel,

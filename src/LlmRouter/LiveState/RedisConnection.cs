@@ -46,6 +46,7 @@ internal sealed partial class RedisConnection : IAsyncDisposable
         options.KeepAlive = 5;
         options.ClientName = "llmrouter";
         _multiplexer = await ConnectionMultiplexer.ConnectAsync(options);
+        _multiplexer.PreserveAsyncOrder = false;
         _multiplexer.ConnectionFailed += (_, e) =>
         {
             if (e.ConnectionType == ConnectionType.Interactive && Interlocked.Exchange(ref _reportedDown, 1) == 0) Log.Lost(_logger, e.FailureType.ToString());

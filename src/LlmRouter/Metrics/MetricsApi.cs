@@ -16,7 +16,7 @@ internal static class MetricsApi
     public static IEndpointRouteBuilder MapMetricsApi(this IEndpointRouteBuilder app)
     {
         app.MapGet("/metrics", (RedisLiveState liveState) => TypedResults.Text(Render(liveState), ContentType))
-            .WithName("Metrics").WithTags("Metrics").WithSummary("Prometheus text: Redis round trips, Redis connection, process memory.");
+            .WithName("Metrics").WithTags("Metrics").WithSummary("Prometheus text: Redis round trips, Redis connection, process memory and GC.");
         return app;
     }
 
@@ -27,6 +27,12 @@ internal static class MetricsApi
         Gauge(text, "llmrouter_redis_connected", "1 while live state is shared through Redis, 0 while process-local.", liveState.IsShared ? 1 : 0);
         Gauge(text, "process_resident_memory_bytes", "Resident memory of the router process.", Environment.WorkingSet);
         Gauge(text, "dotnet_gc_heap_size_bytes", "Managed heap size after the last garbage collection.", GC.GetGCMemoryInfo().HeapSizeBytes);
+        text.Append("# HELP dotnet_gc_collections_total Garbage collections by generation.\n# TYPE dotnet_gc_collections_total counter\n");
+        for (var generation = 0; generation <= GC.MaxGeneration; generation++)
+        {
+            text.Append(CultureInfo.InvariantCulture, $"dotnet_gc_collections_total{{generation=\"{generation}\"}} {GC.CollectionCount(generation)}\n");
+        }
+        Counter(text, "dotnet_gc_allocated_bytes_total", "Bytes allocated on the managed heap since the process started.", GC.GetTotalAllocatedBytes());
         return text.ToString();
     }
 

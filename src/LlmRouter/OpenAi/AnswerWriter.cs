@@ -82,7 +82,7 @@ internal abstract class AnswerWriter(string model, bool stream, bool includeUsag
     }
 
     private string? _id;
-    public string Id => _id ??= IdPrefix + Guid.NewGuid().ToString("N");
+    public string Id => _id ??= IdPrefix + Hosting.Ids.NewHex();
 
     private void WriteUsageFrame(IBufferWriter<byte> output, GenerationChunk final)
     {

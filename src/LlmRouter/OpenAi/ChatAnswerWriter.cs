@@ -120,7 +120,7 @@ internal sealed class ChatAnswerWriter(string model, bool stream, bool includeUs
     private static void WriteToolCall(Utf8JsonWriter writer, int index, ToolCall call)
     {
         writer.WriteStartObject();
-        writer.WriteString("id", call.Id ?? "call_" + Guid.NewGuid().ToString("N")[..24]);
+        writer.WriteString("id", call.Id ?? "call_" + Hosting.Ids.NewHex()[..24]);
         writer.WriteNumber("index", index);
         writer.WriteString("type", "function");
         writer.WriteStartObject("function");
