@@ -16,6 +16,8 @@ internal static class BenchCli
                 return 0;
             case "suite":
                 return await Suite.RunAsync(args.Skip(1).ToArray());
+            case "serve":
+                return await Serve.RunAsync();
             case "soak":
                 return await Soak.RunAsync(args.Skip(1).ToArray());
             default:

@@ -33,6 +33,8 @@ internal static class MetricsApi
             text.Append(CultureInfo.InvariantCulture, $"dotnet_gc_collections_total{{generation=\"{generation}\"}} {GC.CollectionCount(generation)}\n");
         }
         Counter(text, "dotnet_gc_allocated_bytes_total", "Bytes allocated on the managed heap since the process started.", GC.GetTotalAllocatedBytes());
+        text.Append(CultureInfo.InvariantCulture,
+            $"# HELP dotnet_gc_pause_seconds_total Time the process was paused for garbage collection.\n# TYPE dotnet_gc_pause_seconds_total counter\ndotnet_gc_pause_seconds_total {GC.GetTotalPauseDuration().TotalSeconds:0.######}\n");
         return text.ToString();
     }
 
