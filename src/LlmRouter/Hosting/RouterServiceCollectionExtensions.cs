@@ -4,6 +4,7 @@ using LlmRouter.Backends;
 using LlmRouter.Backends.Ollama;
 using LlmRouter.Completions;
 using LlmRouter.Configuration;
+using LlmRouter.Discovery;
 using LlmRouter.Health;
 using LlmRouter.Routing;
 using LlmRouter.Streaming;
@@ -26,7 +27,8 @@ internal static class RouterServiceCollectionExtensions
         services.AddSingleton<GenerationRelay>();
         services.AddSingleton<GenerationHandler>();
         services.AddSingleton<EmbeddingHandler>();
-        services.AddSingleton<BackendProbe>();
+        services.AddDiscovery();
+        services.AddHealth();
         services.AddSingleton<MasterKeyFilter>();
         return services;
     }
