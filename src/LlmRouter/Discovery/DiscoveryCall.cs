@@ -9,7 +9,8 @@ internal static class DiscoveryCall
     {
         OperationCanceledException => $"timed out after {timeout.TotalSeconds:0.###} s",
         BackendAnswerException => e.Message,
-        HttpRequestException { InnerException: { } inner } when inner.Message.Length > 0 => $"{e.Message} ({inner.Message})",
+        // .NET's message usually names the cause already ("Connection refused (host:port)"); a generic one does not.
+        HttpRequestException { InnerException: { } inner } when !e.Message.Contains(inner.Message, StringComparison.Ordinal) => $"{e.Message} ({inner.Message})",
         HttpRequestException => e.Message,
         JsonException => $"unreadable answer: {e.Message}",
         _ => $"{e.GetType().Name}: {e.Message}",

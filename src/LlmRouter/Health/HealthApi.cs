@@ -13,7 +13,9 @@ internal static class HealthApi
             .WithName("Liveliness").WithSummary("200 while the process runs.");
         group.MapGet("/readiness", GetReadinessAsync)
             .WithName("Readiness")
-            .WithSummary("200 when at least one deployment is routable (model held, backend healthy); every backend's state either way, else 503.");
+            .WithSummary("200 when at least one deployment is routable (model held, backend healthy), else 503; every backend's state either way.")
+            .Produces<ReadinessReport>(StatusCodes.Status200OK)
+            .Produces<ReadinessReport>(StatusCodes.Status503ServiceUnavailable);
         return app;
     }
 
