@@ -4,6 +4,7 @@ using LlmRouter.Backends;
 using LlmRouter.Backends.Ollama;
 using LlmRouter.Completions;
 using LlmRouter.Configuration;
+using LlmRouter.Discovery;
 using LlmRouter.Health;
 using LlmRouter.Routing;
 using LlmRouter.LiveState;
@@ -25,7 +26,7 @@ internal static class RouterServiceCollectionExtensions
         services.AddSingleton<OllamaBackend>();
         services.AddSingleton<BackendRegistry>();
         services.AddSingleton<ModelCatalog>();
-        services.TryAddSingleton<IDeploymentAvailability, ConfiguredAvailability>();
+        services.AddSingleton<IDeploymentAvailability>(sp => sp.GetRequiredService<BackendCatalog>());
         services.AddSingleton<CandidateOrder>();
         services.AddSingleton<AdmissionQueue>();
         services.AddSingleton<RequestRouter>();
@@ -37,7 +38,8 @@ internal static class RouterServiceCollectionExtensions
         services.AddSingleton<GenerationRelay>();
         services.AddSingleton<GenerationHandler>();
         services.AddSingleton<EmbeddingHandler>();
-        services.AddSingleton<BackendProbe>();
+        services.AddDiscovery();
+        services.AddHealth();
         services.AddSingleton<ApiKeyFilter>();
         return services;
     }

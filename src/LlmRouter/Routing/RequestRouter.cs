@@ -107,7 +107,7 @@ internal sealed partial class RequestRouter
             {
                 lastError = ApiError.Timeout($"No deployment of '{group}' sent a first byte in time.");
             }
-            catch (ApiErrorException e) when (e.Error.Code == "overloaded")
+            catch (ApiErrorException e) when (e.Error.Code is "overloaded" or "model_not_found")
             {
                 lastError = e.Error;
             }
@@ -178,7 +178,15 @@ internal sealed partial class RequestRouter
         _catalog.TryGetGroup(state.Group, out var deployments);
         var routable = deployments.Where(_availability.IsRoutable).ToArray();
         if (routable.Length == 0)
+        {
+            // Held nowhere (per the backends' own model lists) is a 404; held but unhealthy is a 503 worth retrying.
+            if (!deployments.Any(_availability.IsHeld))
+                throw new ApiErrorException(ApiError.ModelNotFound(state.Group) with
+                {
+                    Message = $"The model '{state.Group}' is not held by any backend right now ({string.Join(", ", deployments.Select(d => d.Model).Distinct())}).",
+                });
             throw new ApiErrorException(ApiError.Overloaded($"No healthy backend holds a model for '{state.Group}' right now.", retryAfterSeconds: 5));
+        }
         // A retry goes to a deployment not tried yet, while there is one.
         var untried = routable.Where(d => !state.Tried.Contains(d.Id)).ToArray();
         var (ordered, leastBusy) = _order.Order(untried.Length > 0 ? untried : routable, _availability);
