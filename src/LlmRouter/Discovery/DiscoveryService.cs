@@ -7,13 +7,14 @@ namespace LlmRouter.Discovery;
 /// <c>health_check_interval</c>, and deep checks on the same interval in a loop of their own, so a slow one-token answer
 /// never delays the cheap checks. Each loop runs once at start-up, then on the injected clock's ticks.
 /// </summary>
-internal sealed class DiscoveryService(BackendCatalog catalog, RouterSettings settings, TimeProvider time, ILogger<DiscoveryService> logger)
-    : BackgroundService
+internal sealed class DiscoveryService(BackendCatalog catalog, TimeProvider time, ILogger<DiscoveryService> logger) : BackgroundService
 {
+    private readonly RouterSettings _settings = catalog.Settings;
+
     protected override Task ExecuteAsync(CancellationToken stoppingToken) => Task.WhenAll(
-        RunEveryAsync("models", settings.ModelPollInterval, catalog.PollNowAsync, stoppingToken),
-        RunEveryAsync("health", settings.HealthCheckInterval, catalog.CheckBackendsAsync, stoppingToken),
-        settings.HealthCheckDeep ? RunEveryAsync("deep-health", settings.HealthCheckInterval, catalog.CheckDeploymentsAsync, stoppingToken) : Task.CompletedTask);
+        RunEveryAsync("models", _settings.ModelPollInterval, catalog.PollNowAsync, stoppingToken),
+        RunEveryAsync("health", _settings.HealthCheckInterval, catalog.CheckBackendsAsync, stoppingToken),
+        _settings.HealthCheckDeep ? RunEveryAsync("deep-health", _settings.HealthCheckInterval, catalog.CheckDeploymentsAsync, stoppingToken) : Task.CompletedTask);
 
     private async Task RunEveryAsync(string name, TimeSpan interval, Func<CancellationToken, Task> round, CancellationToken stoppingToken)
     {

@@ -17,7 +17,7 @@ public sealed class DiscoveryServiceTests
     {
         var config = Config(settings, Deployment("llama-a", "llama3.1:8b", A));
         var catalog = TestDeployments.Catalog(config, _client, _time);
-        return (catalog, new DiscoveryService(catalog, settings, _time, NullLogger<DiscoveryService>.Instance));
+        return (catalog, new DiscoveryService(catalog, _time, NullLogger<DiscoveryService>.Instance));
     }
 
     [Fact]

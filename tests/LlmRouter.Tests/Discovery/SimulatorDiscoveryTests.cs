@@ -219,7 +219,7 @@ public sealed class SimulatorDiscoveryTests : IAsyncLifetime
         var qwen = Deployment("qwen", "qwen2.5-coder:14b", sim.ApiBase);
         var settings = new RouterSettings { ModelPollInterval = TimeSpan.FromMilliseconds(200), HealthCheckInterval = TimeSpan.FromMilliseconds(200) };
         var catalog = Catalog(settings, qwen);
-        var service = new DiscoveryService(catalog, settings, TimeProvider.System, NullLogger<DiscoveryService>.Instance);
+        var service = new DiscoveryService(catalog, TimeProvider.System, NullLogger<DiscoveryService>.Instance);
         await service.StartAsync(CancellationToken.None);
         try
         {
