@@ -1,0 +1,442 @@
+using System.Threading.Channels;
+using LlmRouter.Configuration;
+using LlmRouter.Data;
+using Npgsql;
+
+namespace LlmRouter.Usage;
+
+/// <summary>
+/// Takes usage rows off the request path and writes them to Postgres in batches, one statement per batch.
+/// <see cref="Record"/> only offers the row to a bounded channel; when that is full the row goes to an unbounded
+/// overflow channel that a second loop appends to the spill file at disk speed. When Postgres fails, the batch
+/// is spilled too, and the spill file is replayed (oldest first) once Postgres answers again. Nothing is dropped:
+/// rows are in memory for about one flush interval, then in Postgres or on disk.
+/// </summary>
+internal sealed partial class UsageWriter : BackgroundService, IUsageSink
+{
+    private readonly UsageWriterOptions _options;
+    private readonly UsageStore? _store;
+    private readonly UsageSpillFile _spill;
+    private readonly TimeProvider _time;
+    private readonly ILogger _logger;
+    private readonly Channel<UsageRecord> _pending;
+    private readonly Channel<UsageRecord> _overflow = Channel.CreateUnbounded<UsageRecord>(new UnboundedChannelOptions { SingleReader = true });
+    /// <summary>Cancels Postgres calls only once the host's shutdown deadline has passed (not on stop itself).</summary>
+    private readonly CancellationTokenSource _abort = new();
+
+    // Owned by the write loop.
+    private readonly List<UsageRecord> _held = [];
+    private readonly List<UsageRecord> _chunk = [];
+    private UsageReplayReader? _replay;
+    private long _replayedLines;
+    private bool _databaseDown;
+    private TimeSpan _retryDelay;
+    private DateTimeOffset _retryAt;
+    private DateTimeOffset _replayBlockedUntil;
+
+    private long _discarded, _overflowed, _written, _duplicates, _spilled, _replayed, _rejected;
+
+    public UsageWriter(Database database, GeneralSettings settings, TimeProvider time, ILogger<UsageWriter> logger)
+        : this(database.Source, UsageWriterOptions.From(settings), time, logger)
+    {
+    }
+
+    internal UsageWriter(NpgsqlDataSource? source, UsageWriterOptions options, TimeProvider time, ILogger logger)
+    {
+        _options = options;
+        _store = source is null ? null : new UsageStore(source, time);
+        _spill = new UsageSpillFile(options.SpillPath);
+        _time = time;
+        _logger = logger;
+        _retryDelay = options.RetryMin;
+        _pending = Channel.CreateBounded<UsageRecord>(new BoundedChannelOptions(options.ChannelCapacity)
+        {
+            FullMode = BoundedChannelFullMode.Wait,
+            SingleReader = true,
+        });
+    }
+
+    internal UsageSpillFile Spill => _spill;
+
+    internal UsageWriterStats Stats => new(
+        Interlocked.Read(ref _discarded), Interlocked.Read(ref _overflowed), Interlocked.Read(ref _written),
+        Interlocked.Read(ref _duplicates), Interlocked.Read(ref _spilled), Interlocked.Read(ref _replayed),
+        Interlocked.Read(ref _rejected));
+
+    /// <summary>Never blocks, never throws: a channel write, or on overflow an unbounded queue the spill loop drains.</summary>
+    public void Record(UsageRecord record)
+    {
+        if (_store is null)
+        {
+            Interlocked.Increment(ref _discarded);
+            return;
+        }
+        if (_pending.Writer.TryWrite(record)) return;
+        Interlocked.Increment(ref _overflowed);
+        if (_overflow.Writer.TryWrite(record)) return;
+        // Shutdown has drained already: a request that finished later goes straight to disk.
+        try
+        {
+            _spill.Append([record]);
+            Interlocked.Increment(ref _spilled);
+        }
+        catch (Exception e)
+        {
+            Log.Lost(_logger, 1, _spill.Path, e);
+        }
+    }
+
+    protected override async Task ExecuteAsync(CancellationToken stoppingToken)
+    {
+        if (_store is null)
+        {
+            Log.NotRecorded(_logger);
+            return;
+        }
+        if (_spill.HasBacklog) Log.BacklogFound(_logger, _spill.Path);
+        var spilling = Task.Run(SpillOverflowAsync, CancellationToken.None);
+        var batch = new List<UsageRecord>(_options.MaxBatchRows);
+        try
+        {
+            while (true)
+            {
+                await CollectAsync(batch, stoppingToken);
+                await WriteAsync(batch);
+                batch.Clear();
+                if (MayReplay()) await ReplayAsync();
+            }
+        }
+        catch (OperationCanceledException) when (stoppingToken.IsCancellationRequested)
+        {
+        }
+        await DrainAsync(batch);
+        _overflow.Writer.TryComplete();
+        await spilling;
+        _replay?.Dispose();
+        _replay = null;
+    }
+
+    /// <summary>
+    /// Shutdown writes everything still in memory to Postgres, or to the spill file when Postgres is down. If the
+    /// host's deadline passes first, Postgres calls are cancelled and the rest is spilled (quick, local disk).
+    /// </summary>
+    public override async Task StopAsync(CancellationToken cancellationToken)
+    {
+        using (cancellationToken.Register(static state => ((CancellationTokenSource)state!).Cancel(), _abort))
+        {
+            await base.StopAsync(cancellationToken);
+        }
+        if (ExecuteTask is { IsCompleted: false } running)
+        {
+            _abort.Cancel();
+            await running.ConfigureAwait(ConfigureAwaitOptions.SuppressThrowing);
+        }
+    }
+
+    public override void Dispose()
+    {
+        base.Dispose();
+        _abort.Dispose();
+        _replay?.Dispose();
+    }
+
+    /// <summary>Fills the batch until <see cref="UsageWriterOptions.FlushAtRows"/> rows or one interval after the first row.</summary>
+    private async Task CollectAsync(List<UsageRecord> batch, CancellationToken stoppingToken)
+    {
+        var reader = _pending.Reader;
+        if (_held.Count > 0)
+        {
+            batch.AddRange(_held);
+            _held.Clear();
+        }
+        if (batch.Count == 0)
+        {
+            // Idle: sleep until a row arrives; with a backlog to replay, only until Postgres may be tried again.
+            var idle = !_spill.HasBacklog ? Timeout.InfiniteTimeSpan
+                : MayReplay() ? TimeSpan.Zero
+                : Max(_retryAt, _replayBlockedUntil) - _time.GetUtcNow();
+            if (!await WaitForRowsAsync(reader, idle, stoppingToken)) return;
+        }
+        using var window = new CancellationTokenSource(_options.FlushInterval, _time);
+        using var linked = CancellationTokenSource.CreateLinkedTokenSource(stoppingToken, window.Token);
+        while (true)
+        {
+            while (batch.Count < _options.MaxBatchRows && reader.TryRead(out var row)) batch.Add(row);
+            if (batch.Count >= _options.FlushAtRows) return;
+            try
+            {
+                if (!await reader.WaitToReadAsync(linked.Token)) return;
+            }
+            catch (OperationCanceledException) when (!stoppingToken.IsCancellationRequested)
+            {
+                return;
+            }
+        }
+    }
+
+    private async Task<bool> WaitForRowsAsync(ChannelReader<UsageRecord> reader, TimeSpan timeout, CancellationToken stoppingToken)
+    {
+        if (reader.TryPeek(out _)) return true;
+        if (timeout == Timeout.InfiniteTimeSpan) return await reader.WaitToReadAsync(stoppingToken);
+        if (timeout <= TimeSpan.Zero) return false;
+        using var timer = new CancellationTokenSource(timeout, _time);
+        using var linked = CancellationTokenSource.CreateLinkedTokenSource(stoppingToken, timer.Token);
+        try
+        {
+            return await reader.WaitToReadAsync(linked.Token);
+        }
+        catch (OperationCanceledException) when (!stoppingToken.IsCancellationRequested)
+        {
+            return false;
+        }
+    }
+
+    /// <summary>Rows in memory go first (a hard kill would lose them); the backlog on disk is safe and can wait.</summary>
+    private async Task WriteAsync(List<UsageRecord> batch)
+    {
+        if (batch.Count == 0) return;
+        if (MayTryDatabase() && await TryInsertAsync(batch)) return;
+        try
+        {
+            _spill.Append(batch);
+            Interlocked.Add(ref _spilled, batch.Count);
+        }
+        catch (Exception e)
+        {
+            // Neither Postgres nor the disk: keep them in memory and try both again next round.
+            Log.SpillFailed(_logger, batch.Count, _spill.Path, e);
+            _held.AddRange(batch);
+        }
+    }
+
+    private async Task<bool> TryInsertAsync(List<UsageRecord> rows)
+    {
+        try
+        {
+            var inserted = await _store!.InsertAsync(rows, _abort.Token);
+            Interlocked.Add(ref _written, inserted);
+            Interlocked.Add(ref _duplicates, rows.Count - inserted);
+            MarkUp();
+            return true;
+        }
+        catch (PostgresException e) when (IsDataError(e))
+        {
+            Log.BatchRefused(_logger, rows.Count, e.SqlState, e.MessageText);
+            return await InsertOneByOneAsync(rows);
+        }
+        catch (Exception e)
+        {
+            // Down, unreachable, schema not migrated yet, or cancelled at shutdown. The outcome may be unknown;
+            // writing the batch again later is safe because the statement is idempotent.
+            MarkDown(e);
+            return false;
+        }
+    }
+
+    /// <summary>Finds the rows Postgres refuses and sets them aside, so one bad row cannot block its batch forever.</summary>
+    private async Task<bool> InsertOneByOneAsync(List<UsageRecord> rows)
+    {
+        foreach (var row in rows)
+        {
+            try
+            {
+                var inserted = await _store!.InsertAsync([row], _abort.Token);
+                Interlocked.Add(ref _written, inserted);
+                Interlocked.Add(ref _duplicates, 1 - inserted);
+            }
+            catch (PostgresException e) when (IsDataError(e))
+            {
+                try
+                {
+                    _spill.Reject([row]);
+                }
+                catch (Exception io)
+                {
+                    Log.SpillFailed(_logger, 1, _spill.RejectedPath, io);
+                    return false;
+                }
+                Interlocked.Increment(ref _rejected);
+                Log.RowRejected(_logger, row.Id, e.SqlState, e.MessageText, _spill.RejectedPath);
+            }
+            catch (Exception e)
+            {
+                MarkDown(e);
+                return false;
+            }
+        }
+        MarkUp();
+        return true;
+    }
+
+    /// <summary>Replays the spill backlog oldest first, for at most one flush interval so fresh rows do not wait long.</summary>
+    private async Task ReplayAsync()
+    {
+        var deadline = _time.GetUtcNow() + _options.FlushInterval;
+        try
+        {
+            do
+            {
+                if (_replay is null)
+                {
+                    _replay = _spill.OpenReplay(_replayedLines);
+                    if (_replay is null) return;
+                }
+                _chunk.Clear();
+                var lines = _replay.ReadChunk(_options.MaxBatchRows, _chunk);
+                if (lines == 0)
+                {
+                    if (_replay.CorruptLines > 0) Log.CorruptLines(_logger, _replay.CorruptLines, _spill.ReplayPath);
+                    _replay.Dispose();
+                    _replay = null;
+                    _replayedLines = 0;
+                    _spill.CompleteReplay();
+                    Log.Replayed(_logger, _spill.ReplayPath);
+                    continue;
+                }
+                if (_chunk.Count > 0 && !await TryInsertAsync(_chunk))
+                {
+                    // Resume after the last chunk that made it (the file is reopened and skipped to it).
+                    _replay.Dispose();
+                    _replay = null;
+                    return;
+                }
+                _replayedLines += lines;
+                Interlocked.Add(ref _replayed, _chunk.Count);
+            }
+            while (_time.GetUtcNow() < deadline);
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+        {
+            Log.ReplayFailed(_logger, _spill.ReplayPath, e);
+            _replay?.Dispose();
+            _replay = null;
+            _replayBlockedUntil = _time.GetUtcNow() + _options.RetryMax;
+        }
+    }
+
+    /// <summary>On stop: everything still in memory goes to Postgres, or to disk once Postgres has failed.</summary>
+    private async Task DrainAsync(List<UsageRecord> batch)
+    {
+        _pending.Writer.TryComplete();
+        batch.AddRange(_held);
+        _held.Clear();
+        var reader = _pending.Reader;
+        while (true)
+        {
+            while (batch.Count < _options.MaxBatchRows && reader.TryRead(out var row)) batch.Add(row);
+            if (batch.Count == 0) return;
+            await WriteAsync(batch);
+            batch.Clear();
+            if (_held.Count > 0)
+            {
+                Log.Lost(_logger, _held.Count, _spill.Path, null);
+                _held.Clear();
+            }
+        }
+    }
+
+    /// <summary>Appends overflowed rows to the spill file as fast as the disk takes them, apart from Postgres.</summary>
+    private async Task SpillOverflowAsync()
+    {
+        var reader = _overflow.Reader;
+        var rows = new List<UsageRecord>();
+        while (rows.Count > 0 || await reader.WaitToReadAsync())
+        {
+            while (rows.Count < _options.MaxBatchRows && reader.TryRead(out var row)) rows.Add(row);
+            try
+            {
+                _spill.Append(rows);
+                Interlocked.Add(ref _spilled, rows.Count);
+                rows.Clear();
+            }
+            catch (Exception e)
+            {
+                Log.SpillFailed(_logger, rows.Count, _spill.Path, e);
+                if (_abort.IsCancellationRequested)
+                {
+                    Log.Lost(_logger, rows.Count, _spill.Path, e);
+                    rows.Clear();
+                    continue;
+                }
+                try
+                {
+                    await Task.Delay(_options.RetryMax, _time, _abort.Token);
+                }
+                catch (OperationCanceledException)
+                {
+                }
+            }
+        }
+    }
+
+    private bool MayTryDatabase() => !_databaseDown || _time.GetUtcNow() >= _retryAt;
+
+    private bool MayReplay() => _spill.HasBacklog && MayTryDatabase() && _time.GetUtcNow() >= _replayBlockedUntil;
+
+    private void MarkDown(Exception e)
+    {
+        if (!_databaseDown)
+        {
+            _databaseDown = true;
+            _retryDelay = _options.RetryMin;
+            Log.DatabaseDown(_logger, _spill.Path, e);
+        }
+        else
+        {
+            _retryDelay = TimeSpan.FromTicks(Math.Min(_retryDelay.Ticks * 2, _options.RetryMax.Ticks));
+        }
+        _retryAt = _time.GetUtcNow() + _retryDelay;
+    }
+
+    private void MarkUp()
+    {
+        if (!_databaseDown) return;
+        _databaseDown = false;
+        Log.DatabaseBack(_logger);
+    }
+
+    /// <summary>Data exceptions (class 22) and integrity violations (class 23) will fail the same way every time.</summary>
+    private static bool IsDataError(PostgresException e) => e.SqlState.StartsWith("22", StringComparison.Ordinal) || e.SqlState.StartsWith("23", StringComparison.Ordinal);
+
+    private static DateTimeOffset Max(DateTimeOffset a, DateTimeOffset b) => a > b ? a : b;
+
+    private static partial class Log
+    {
+        [LoggerMessage(1, LogLevel.Warning, "Usage is NOT recorded: no general_settings.database_url is configured")]
+        public static partial void NotRecorded(ILogger logger);
+
+        [LoggerMessage(2, LogLevel.Warning, "Usage database unavailable; spilling usage rows to {Path} until it is back")]
+        public static partial void DatabaseDown(ILogger logger, string path, Exception exception);
+
+        [LoggerMessage(3, LogLevel.Information, "Usage database reachable again; replaying spilled usage")]
+        public static partial void DatabaseBack(ILogger logger);
+
+        [LoggerMessage(4, LogLevel.Information, "Found spilled usage rows in {Path}; they will be replayed")]
+        public static partial void BacklogFound(ILogger logger, string path);
+
+        [LoggerMessage(5, LogLevel.Information, "Replayed spilled usage from {Path}")]
+        public static partial void Replayed(ILogger logger, string path);
+
+        [LoggerMessage(6, LogLevel.Error, "Could not write {Count} usage rows to {Path}; keeping them in memory")]
+        public static partial void SpillFailed(ILogger logger, int count, string path, Exception exception);
+
+        [LoggerMessage(7, LogLevel.Error, "LOST {Count} usage rows: neither Postgres nor {Path} would take them at shutdown")]
+        public static partial void Lost(ILogger logger, int count, string path, Exception? exception);
+
+        [LoggerMessage(8, LogLevel.Warning, "Postgres refused a batch of {Count} usage rows ({SqlState}: {Message}); writing them one by one")]
+        public static partial void BatchRefused(ILogger logger, int count, string sqlState, string message);
+
+        [LoggerMessage(9, LogLevel.Error, "Usage row {Id} refused by Postgres ({SqlState}: {Message}); set aside in {Path}")]
+        public static partial void RowRejected(ILogger logger, Guid id, string sqlState, string message, string path);
+
+        [LoggerMessage(10, LogLevel.Warning, "Skipped {Count} unreadable lines in {Path} (a line cut short by a hard kill)")]
+        public static partial void CorruptLines(ILogger logger, long count, string path);
+
+        [LoggerMessage(11, LogLevel.Error, "Could not read the usage spill file {Path}; will try again")]
+        public static partial void ReplayFailed(ILogger logger, string path, Exception exception);
+    }
+}
+
+/// <summary>Counters since start, for tests and metrics.</summary>
+internal readonly record struct UsageWriterStats(
+    long Discarded, long Overflowed, long Written, long Duplicates, long Spilled, long Replayed, long Rejected);
