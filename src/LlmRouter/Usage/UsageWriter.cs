@@ -34,6 +34,7 @@ internal sealed partial class UsageWriter : BackgroundService, IUsageSink
     private DateTimeOffset _retryAt;
     private DateTimeOffset _replayBlockedUntil;
 
+    private int _ran;
     private long _discarded, _overflowed, _written, _duplicates, _spilled, _replayed, _rejected;
 
     public UsageWriter(Database database, GeneralSettings settings, TimeProvider time, ILogger<UsageWriter> logger)
@@ -86,13 +87,16 @@ internal sealed partial class UsageWriter : BackgroundService, IUsageSink
         }
     }
 
+    public override Task StartAsync(CancellationToken cancellationToken)
+    {
+        if (_store is null) Log.NotRecorded(_logger);
+        return base.StartAsync(cancellationToken);
+    }
+
     protected override async Task ExecuteAsync(CancellationToken stoppingToken)
     {
-        if (_store is null)
-        {
-            Log.NotRecorded(_logger);
-            return;
-        }
+        Volatile.Write(ref _ran, 1);
+        if (_store is null) return;
         if (_spill.HasBacklog) Log.BacklogFound(_logger, _spill.Path);
         var spilling = Task.Run(SpillOverflowAsync, CancellationToken.None);
         var batch = new List<UsageRecord>(_options.MaxBatchRows);
@@ -131,6 +135,8 @@ internal sealed partial class UsageWriter : BackgroundService, IUsageSink
             _abort.Cancel();
             await running.ConfigureAwait(ConfigureAwaitOptions.SuppressThrowing);
         }
+        // Stopped before the loop ever ran (BackgroundService skips ExecuteAsync when stopped first): drain here.
+        if (ExecuteTask is not null && Volatile.Read(ref _ran) == 0) await ExecuteAsync(new CancellationToken(canceled: true));
     }
 
     public override void Dispose()
