@@ -100,19 +100,34 @@ internal sealed partial class UsageWriter : BackgroundService, IUsageSink
         if (_spill.HasBacklog) Log.BacklogFound(_logger, _spill.Path);
         var spilling = Task.Run(SpillOverflowAsync, CancellationToken.None);
         var batch = new List<UsageRecord>(_options.MaxBatchRows);
-        try
+        while (!stoppingToken.IsCancellationRequested)
         {
-            while (true)
+            try
             {
                 await CollectAsync(batch, stoppingToken);
                 await WriteAsync(batch);
                 batch.Clear();
-                if (MayReplay()) await ReplayAsync();
+                if (MayReplay() && !stoppingToken.IsCancellationRequested) await ReplayAsync();
+            }
+            catch (OperationCanceledException) when (stoppingToken.IsCancellationRequested)
+            {
+                break;
+            }
+            catch (Exception e)
+            {
+                // A bug must not stop the host or lose the batch (it stays in `batch` and is written next round).
+                Log.LoopFailed(_logger, e);
+                try
+                {
+                    await Task.Delay(_options.RetryMax, _time, stoppingToken);
+                }
+                catch (OperationCanceledException)
+                {
+                    break;
+                }
             }
         }
-        catch (OperationCanceledException) when (stoppingToken.IsCancellationRequested)
-        {
-        }
+        // The backlog on disk is safe; shutdown only writes what is in memory.
         await DrainAsync(batch);
         _overflow.Writer.TryComplete();
         await spilling;
@@ -215,111 +230,6 @@ internal sealed partial class UsageWriter : BackgroundService, IUsageSink
         }
     }
 
-    private async Task<bool> TryInsertAsync(List<UsageRecord> rows)
-    {
-        try
-        {
-            var inserted = await _store!.InsertAsync(rows, _abort.Token);
-            Interlocked.Add(ref _written, inserted);
-            Interlocked.Add(ref _duplicates, rows.Count - inserted);
-            MarkUp();
-            return true;
-        }
-        catch (PostgresException e) when (IsDataError(e))
-        {
-            Log.BatchRefused(_logger, rows.Count, e.SqlState, e.MessageText);
-            return await InsertOneByOneAsync(rows);
-        }
-        catch (Exception e)
-        {
-            // Down, unreachable, schema not migrated yet, or cancelled at shutdown. The outcome may be unknown;
-            // writing the batch again later is safe because the statement is idempotent.
-            MarkDown(e);
-            return false;
-        }
-    }
-
-    /// <summary>Finds the rows Postgres refuses and sets them aside, so one bad row cannot block its batch forever.</summary>
-    private async Task<bool> InsertOneByOneAsync(List<UsageRecord> rows)
-    {
-        foreach (var row in rows)
-        {
-            try
-            {
-                var inserted = await _store!.InsertAsync([row], _abort.Token);
-                Interlocked.Add(ref _written, inserted);
-                Interlocked.Add(ref _duplicates, 1 - inserted);
-            }
-            catch (PostgresException e) when (IsDataError(e))
-            {
-                try
-                {
-                    _spill.Reject([row]);
-                }
-                catch (Exception io)
-                {
-                    Log.SpillFailed(_logger, 1, _spill.RejectedPath, io);
-                    return false;
-                }
-                Interlocked.Increment(ref _rejected);
-                Log.RowRejected(_logger, row.Id, e.SqlState, e.MessageText, _spill.RejectedPath);
-            }
-            catch (Exception e)
-            {
-                MarkDown(e);
-                return false;
-            }
-        }
-        MarkUp();
-        return true;
-    }
-
-    /// <summary>Replays the spill backlog oldest first, for at most one flush interval so fresh rows do not wait long.</summary>
-    private async Task ReplayAsync()
-    {
-        var deadline = _time.GetUtcNow() + _options.FlushInterval;
-        try
-        {
-            do
-            {
-                if (_replay is null)
-                {
-                    _replay = _spill.OpenReplay(_replayedLines);
-                    if (_replay is null) return;
-                }
-                _chunk.Clear();
-                var lines = _replay.ReadChunk(_options.MaxBatchRows, _chunk);
-                if (lines == 0)
-                {
-                    if (_replay.CorruptLines > 0) Log.CorruptLines(_logger, _replay.CorruptLines, _spill.ReplayPath);
-                    _replay.Dispose();
-                    _replay = null;
-                    _replayedLines = 0;
-                    _spill.CompleteReplay();
-                    Log.Replayed(_logger, _spill.ReplayPath);
-                    continue;
-                }
-                if (_chunk.Count > 0 && !await TryInsertAsync(_chunk))
-                {
-                    // Resume after the last chunk that made it (the file is reopened and skipped to it).
-                    _replay.Dispose();
-                    _replay = null;
-                    return;
-                }
-                _replayedLines += lines;
-                Interlocked.Add(ref _replayed, _chunk.Count);
-            }
-            while (_time.GetUtcNow() < deadline);
-        }
-        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
-        {
-            Log.ReplayFailed(_logger, _spill.ReplayPath, e);
-            _replay?.Dispose();
-            _replay = null;
-            _replayBlockedUntil = _time.GetUtcNow() + _options.RetryMax;
-        }
-    }
-
     /// <summary>On stop: everything still in memory goes to Postgres, or to disk once Postgres has failed.</summary>
     private async Task DrainAsync(List<UsageRecord> batch)
     {
@@ -375,74 +285,5 @@ internal sealed partial class UsageWriter : BackgroundService, IUsageSink
         }
     }
 
-    private bool MayTryDatabase() => !_databaseDown || _time.GetUtcNow() >= _retryAt;
-
-    private bool MayReplay() => _spill.HasBacklog && MayTryDatabase() && _time.GetUtcNow() >= _replayBlockedUntil;
-
-    private void MarkDown(Exception e)
-    {
-        if (!_databaseDown)
-        {
-            _databaseDown = true;
-            _retryDelay = _options.RetryMin;
-            Log.DatabaseDown(_logger, _spill.Path, e);
-        }
-        else
-        {
-            _retryDelay = TimeSpan.FromTicks(Math.Min(_retryDelay.Ticks * 2, _options.RetryMax.Ticks));
-        }
-        _retryAt = _time.GetUtcNow() + _retryDelay;
-    }
-
-    private void MarkUp()
-    {
-        if (!_databaseDown) return;
-        _databaseDown = false;
-        Log.DatabaseBack(_logger);
-    }
-
-    /// <summary>Data exceptions (class 22) and integrity violations (class 23) will fail the same way every time.</summary>
-    private static bool IsDataError(PostgresException e) => e.SqlState.StartsWith("22", StringComparison.Ordinal) || e.SqlState.StartsWith("23", StringComparison.Ordinal);
-
     private static DateTimeOffset Max(DateTimeOffset a, DateTimeOffset b) => a > b ? a : b;
-
-    private static partial class Log
-    {
-        [LoggerMessage(1, LogLevel.Warning, "Usage is NOT recorded: no general_settings.database_url is configured")]
-        public static partial void NotRecorded(ILogger logger);
-
-        [LoggerMessage(2, LogLevel.Warning, "Usage database unavailable; spilling usage rows to {Path} until it is back")]
-        public static partial void DatabaseDown(ILogger logger, string path, Exception exception);
-
-        [LoggerMessage(3, LogLevel.Information, "Usage database reachable again; replaying spilled usage")]
-        public static partial void DatabaseBack(ILogger logger);
-
-        [LoggerMessage(4, LogLevel.Information, "Found spilled usage rows in {Path}; they will be replayed")]
-        public static partial void BacklogFound(ILogger logger, string path);
-
-        [LoggerMessage(5, LogLevel.Information, "Replayed spilled usage from {Path}")]
-        public static partial void Replayed(ILogger logger, string path);
-
-        [LoggerMessage(6, LogLevel.Error, "Could not write {Count} usage rows to {Path}; keeping them in memory")]
-        public static partial void SpillFailed(ILogger logger, int count, string path, Exception exception);
-
-        [LoggerMessage(7, LogLevel.Error, "LOST {Count} usage rows: neither Postgres nor {Path} would take them at shutdown")]
-        public static partial void Lost(ILogger logger, int count, string path, Exception? exception);
-
-        [LoggerMessage(8, LogLevel.Warning, "Postgres refused a batch of {Count} usage rows ({SqlState}: {Message}); writing them one by one")]
-        public static partial void BatchRefused(ILogger logger, int count, string sqlState, string message);
-
-        [LoggerMessage(9, LogLevel.Error, "Usage row {Id} refused by Postgres ({SqlState}: {Message}); set aside in {Path}")]
-        public static partial void RowRejected(ILogger logger, Guid id, string sqlState, string message, string path);
-
-        [LoggerMessage(10, LogLevel.Warning, "Skipped {Count} unreadable lines in {Path} (a line cut short by a hard kill)")]
-        public static partial void CorruptLines(ILogger logger, long count, string path);
-
-        [LoggerMessage(11, LogLevel.Error, "Could not read the usage spill file {Path}; will try again")]
-        public static partial void ReplayFailed(ILogger logger, string path, Exception exception);
-    }
 }
-
-/// <summary>Counters since start, for tests and metrics.</summary>
-internal readonly record struct UsageWriterStats(
-    long Discarded, long Overflowed, long Written, long Duplicates, long Spilled, long Replayed, long Rejected);
