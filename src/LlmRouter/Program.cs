@@ -5,6 +5,7 @@ using LlmRouter.Errors;
 using LlmRouter.Health;
 using LlmRouter.Hosting;
 using LlmRouter.Models;
+using LlmRouter.Usage;
 
 var builder = WebApplication.CreateSlimBuilder(args);
 var startup = StartupOptions.From(builder.Configuration);
@@ -31,6 +32,7 @@ builder.WebHost.ConfigureKestrel(kestrel =>
 builder.Services.Configure<HostOptions>(host => host.ShutdownTimeout = config.General.DrainTimeout);
 builder.Services.AddOpenApi();
 builder.Services.AddLlmRouter(config);
+builder.Services.AddUsage();
 
 var app = builder.Build();
 app.UseMiddleware<ErrorHandlingMiddleware>();

@@ -47,6 +47,12 @@ public sealed record ApiError(int Status, string Type, string Code, string Messa
     public static ApiError Overloaded(string message, int retryAfterSeconds) =>
         new(503, "api_error", "overloaded", message) { RetryAfterSeconds = retryAfterSeconds };
 
+    public static ApiError DatabaseNotConfigured() =>
+        new(503, "api_error", "database_not_configured", "No database is configured (general_settings.database_url), so keys and usage are not available.");
+
+    public static ApiError DatabaseUnavailable() =>
+        new(503, "api_error", "database_unavailable", "The database is unreachable; try again shortly.") { RetryAfterSeconds = 5 };
+
     public static ApiError Timeout(string message) =>
         new(504, "api_error", "timeout", message);
 

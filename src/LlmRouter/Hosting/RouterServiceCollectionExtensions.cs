@@ -33,7 +33,6 @@ internal static class RouterServiceCollectionExtensions
         services.AddSingleton<CallFactory>();
         services.AddSingleton<RequestAccounting>();
         services.AddSingleton<PendingSettles>();
-        services.TryAddSingleton<IUsageSink, NullUsageSink>();
         services.AddLiveState();
         services.AddSingleton<GenerationRelay>();
         services.AddSingleton<GenerationHandler>();
