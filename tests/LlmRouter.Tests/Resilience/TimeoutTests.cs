@@ -34,6 +34,25 @@ public sealed class TimeoutTests(ITestOutputHelper output)
     }
 
     [Fact]
+    public async Task BackendHangs_TotalTimeoutBoundsTheWholeCallRetriesIncluded()
+    {
+        // timeout is the whole call (LiteLLM's meaning kept): retries must not each get it afresh.
+        await using var cluster = await StartAsync(SimFault.Hang, new Dictionary<string, string>
+        {
+            ["timeout"] = "2",
+            ["num_retries"] = "2",
+        });
+        var clock = Stopwatch.StartNew();
+
+        using var response = await SendAsync(cluster, stream: false);
+
+        await OpenAiErrorAssert.IsErrorAsync(response, HttpStatusCode.GatewayTimeout, code: "timeout");
+        output.WriteLine($"504 after {clock.Elapsed.TotalSeconds:0.00} s with timeout 2 s");
+        // Three attempts of 2 s each would take 6 s; the margin is for a loaded machine.
+        Assert.InRange(clock.Elapsed, TimeSpan.FromSeconds(1.9), TimeSpan.FromSeconds(4.5));
+    }
+
+    [Fact]
     public async Task StreamStallsMidAnswer_EndsWithTimeoutErrorFrame()
     {
         await using var cluster = await StartAsync(SimFault.HangMid, new Dictionary<string, string> { ["idle_timeout"] = "1" });
