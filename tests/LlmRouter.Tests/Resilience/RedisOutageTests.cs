@@ -1,14 +1,16 @@
+using System.Diagnostics;
+using System.Globalization;
 using LlmRouter.LiveState;
 using LlmRouter.Tests.Infrastructure;
 using LlmRouter.Tests.Services;
-using StackExchange.Redis;
 using Xunit.Abstractions;
 
 namespace LlmRouter.Tests.Resilience;
 
 /// <summary>
 /// Redis going away mid-traffic costs no request: the router admits with process-local counts while it is gone,
-/// and goes back to shared counts by itself once it returns (empty, as a Redis without persistence does).
+/// and goes back to shared counts by itself once it returns (empty, as a Redis without persistence does). The same
+/// when Redis is not there yet at start-up.
 /// </summary>
 public sealed class RedisOutageTests(ITestOutputHelper output)
 {
@@ -19,7 +21,7 @@ public sealed class RedisOutageTests(ITestOutputHelper output)
     public async Task RedisStoppedAndStartedDuringLoad_NoFailedRequests_BackOnRedis()
     {
         await using var cluster = await Cluster.StartAsync(output,
-            [new SimulatorOptions { FirstTokenDelayMs = 20, TokenIntervalMs = 5, Tokens = 4, MaxParallel = 16 }],
+            [new SimulatorOptions { FirstTokenDelayMs = 50, TokenIntervalMs = 5, Tokens = 4, MaxParallel = 16 }],
             sims => new RouterConfig
             {
                 Deployments = [new("chat", $"ollama_chat/{RouterEnvironment.ChatModel}", sims[0].ApiBase, "sim-a")],
@@ -54,17 +56,53 @@ public sealed class RedisOutageTests(ITestOutputHelper output)
         Assert.True(load.Succeeded >= 200, $"Only {load.Succeeded} requests were sent.");
     }
 
-    /// <summary>Requests admitted through Redis in its per-minute counters for the deployment.</summary>
-    private static async Task<long> SharedAdmissionsAsync(RedisServer redis)
+    [Fact]
+    public async Task RedisDownAtStart_ServesWithLocalCounts_JoinsRedisOnceItIsUp()
     {
-        using var connection = await ConnectionMultiplexer.ConnectAsync($"{redis.Url},abortConnect=false");
-        var server = connection.GetServer(redis.Url);
-        var total = 0L;
-        foreach (var key in server.Keys(pattern: LiveKeys.DeploymentRequests("sim-a", "*")))
+        await using var redis = await RedisServer.StartAsync();
+        await redis.StopAsync();
+        var clock = Stopwatch.StartNew();
+        await using var cluster = await Cluster.StartAsync(output,
+            [new SimulatorOptions()],
+            sims => new RouterConfig
+            {
+                Deployments = [new("chat", $"ollama_chat/{RouterEnvironment.ChatModel}", sims[0].ApiBase, "sim-a")],
+                General = new Dictionary<string, string> { ["redis_url"] = $"redis://{redis.Url}" },
+            });
+        output.WriteLine($"MEASURED start-up with Redis down: router live {clock.Elapsed.TotalSeconds:0.0} s after the cluster began starting");
+
+        var chat = cluster.Router.CreateOpenAIClient().GetChatClient("chat");
+        for (var i = 0; i < 5; i++)
         {
-            total += (long)await connection.GetDatabase().StringGetAsync(key);
+            await chat.CompleteChatAsync([new OpenAI.Chat.UserChatMessage("hello")]);
         }
 
-        return total;
+        await redis.StartAgainAsync();
+        await Eventually.UntilAsync(
+            async () =>
+            {
+                await chat.CompleteChatAsync([new OpenAI.Chat.UserChatMessage("hello")]);
+                return await SharedAdmissionsAsync(redis);
+            },
+            n => n > 0, "an admission counted in Redis once it is up", TimeSpan.FromSeconds(30));
+    }
+
+    /// <summary>
+    /// Requests admitted through Redis, from its per-minute counters for the deployment. Asked with redis-cli: a fresh
+    /// connection per look, so nothing in the test has to reconnect after the restart.
+    /// </summary>
+    private static async Task<long> SharedAdmissionsAsync(RedisServer redis)
+    {
+        const string sum = "local n = 0 for _, k in ipairs(redis.call('KEYS', ARGV[1])) do n = n + tonumber(redis.call('GET', k)) end return n";
+        var info = new ProcessStartInfo("redis-cli")
+        {
+            ArgumentList = { "-p", redis.Port.ToString(CultureInfo.InvariantCulture), "--raw", "EVAL", sum, "0", LiveKeys.DeploymentRequests("sim-a", "*") },
+            RedirectStandardOutput = true,
+            RedirectStandardError = true,
+        };
+        using var process = Process.Start(info) ?? throw new InvalidOperationException("redis-cli did not start");
+        var text = await process.StandardOutput.ReadToEndAsync();
+        await process.WaitForExitAsync();
+        return long.TryParse(text.Trim(), CultureInfo.InvariantCulture, out var n) ? n : 0;
     }
 }

@@ -7,7 +7,7 @@ namespace LlmRouter.Tests.Resilience;
 
 /// <summary>
 /// A failure before the first byte is retried on another deployment of the group: the client gets the healthy
-/// one's 200 and <c>x-llmrouter-attempts: 2</c>, never the failing one's error.
+/// one's 200 and <c>x-llmrouter-attempts: 2</c>, never the failing one's error, streamed or not.
 /// </summary>
 public sealed class RetryElsewhereTests(ITestOutputHelper output)
 {
@@ -35,10 +35,12 @@ public sealed class RetryElsewhereTests(ITestOutputHelper output)
         var extraAttempts = 0;
         for (var i = 0; i < Requests; i++)
         {
+            var stream = i % 2 == 1;
             using var response = await cluster.Router.Http.SendAsync(
-                Infrastructure.Requests.Post("v1/chat/completions", Infrastructure.Requests.Chat("chat", "hello")));
+                Infrastructure.Requests.Post("v1/chat/completions", Infrastructure.Requests.Chat("chat", "hello", stream)));
             var body = await response.Content.ReadAsStringAsync();
             Assert.True(response.StatusCode == HttpStatusCode.OK, $"Request {i + 1}: {(int)response.StatusCode} {body}");
+            Assert.True(!stream || body.Contains("data: [DONE]", StringComparison.Ordinal), $"Request {i + 1} streamed no clean end: {body}");
             Assert.Equal("healthy", response.Header("x-llmrouter-backend"));
             var attempts = int.Parse(response.Header("x-llmrouter-attempts")!, CultureInfo.InvariantCulture);
             Assert.InRange(attempts, 1, 2);
