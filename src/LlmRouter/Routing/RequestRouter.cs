@@ -17,6 +17,7 @@ namespace LlmRouter.Routing;
 internal sealed partial class RequestRouter
 {
     private static readonly ResiliencePropertyKey<TimeSpan> FirstByteTimeout = new("llmrouter.first-byte-timeout");
+    private static readonly ResiliencePropertyKey<DateTimeOffset> Deadline = new("llmrouter.deadline");
 
     private readonly ModelCatalog _catalog;
     private readonly IDeploymentAvailability _availability;
@@ -50,9 +51,10 @@ internal sealed partial class RequestRouter
             builder.AddRetry(new RetryStrategyOptions
             {
                 MaxRetryAttempts = settings.NumRetries,
-                ShouldHandle = new PredicateBuilder()
-                    .Handle<BackendFailureException>(e => e.Kind != FailureKind.BadRequest)
-                    .Handle<TimeoutRejectedException>(),
+                // Not once `timeout` (the whole call) has passed: a retry then could only fail.
+                ShouldHandle = args => ValueTask.FromResult(
+                    args.Outcome.Exception is BackendFailureException { Kind: not FailureKind.BadRequest } or TimeoutRejectedException
+                    && time.GetUtcNow() < args.Context.Properties.GetValue(Deadline, DateTimeOffset.MaxValue)),
                 // A saturated backend gets room to drain; any other failure is retried at once elsewhere.
                 DelayGenerator = args => ValueTask.FromResult<TimeSpan?>(args.Outcome.Exception is BackendFailureException { Kind: FailureKind.Busy }
                     ? TimeSpan.FromMilliseconds(100 * Math.Pow(2, args.AttemptNumber) * (0.5 + Random.Shared.NextDouble()))
@@ -61,7 +63,14 @@ internal sealed partial class RequestRouter
         }
         builder.AddTimeout(new TimeoutStrategyOptions
         {
-            TimeoutGenerator = args => ValueTask.FromResult(args.Context.Properties.GetValue(FirstByteTimeout, TimeSpan.FromMinutes(10))),
+            // Each attempt gets its first-byte timeout, but never more than is left of the whole call: retries share `timeout`.
+            // (A generated timeout of zero or less would mean none at all; AttemptAsync refuses to start past the deadline.)
+            TimeoutGenerator = args =>
+            {
+                var perAttempt = args.Context.Properties.GetValue(FirstByteTimeout, TimeSpan.FromMinutes(10));
+                var left = args.Context.Properties.GetValue(Deadline, DateTimeOffset.MaxValue) - time.GetUtcNow();
+                return ValueTask.FromResult(left < perAttempt ? Max(left, TimeSpan.FromMilliseconds(1)) : perAttempt);
+            },
         });
         return builder.Build();
     }
@@ -89,6 +98,7 @@ internal sealed partial class RequestRouter
                 {
                     var firstByte = call.Stream ? _settings.StreamTimeout ?? _settings.Timeout : Min(_settings.FirstTokenTimeout, _settings.Timeout);
                     context.Properties.Set(FirstByteTimeout, firstByte);
+                    context.Properties.Set(Deadline, deadline);
                     var value = await _pipeline.ExecuteAsync(
                         static async (ctx, s) => await s.Router.AttemptAsync(s, ctx.CancellationToken),
                         context, new AttemptRun<T>(this, attempt, start, deadline, cancellationToken));
@@ -150,6 +160,8 @@ internal sealed partial class RequestRouter
     private async Task<Routed<T>> AttemptAsync<T>(AttemptRun<T> run, CancellationToken cancellationToken)
     {
         var state = run.State;
+        // `timeout` bounds the whole call, retries and fallbacks included: past it, no new attempt starts.
+        if (_time.GetUtcNow() >= run.Deadline) throw new TimeoutRejectedException("The call's timeout has passed.");
         state.Attempts++;
         var admission = await AdmitAsync(state, run.Deadline, cancellationToken);
         var lease = admission.Lease!;
@@ -256,6 +268,8 @@ internal sealed partial class RequestRouter
         at is { } when ? Math.Max(1, (int)Math.Ceiling((when - _time.GetUtcNow()).TotalSeconds)) : 1;
 
     private static TimeSpan Min(TimeSpan a, TimeSpan b) => a < b ? a : b;
+
+    private static TimeSpan Max(TimeSpan a, TimeSpan b) => a > b ? a : b;
 
     private sealed class AttemptState(RoutedCall call, int groupCount)
     {
