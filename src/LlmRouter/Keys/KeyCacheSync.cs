@@ -1,0 +1,99 @@
+using LlmRouter.Keys.Storage;
+using LlmRouter.LiveState;
+using StackExchange.Redis;
+
+namespace LlmRouter.Keys;
+
+/// <summary>
+/// Keeps <see cref="KeyCache"/> in step with Postgres: subscribes to <c>llmr:keys</c>, and re-checks every cached key
+/// after each Redis reconnect (messages sent meanwhile are lost) and every <see cref="KeyCacheOptions.RecheckInterval"/>.
+/// </summary>
+internal sealed partial class KeyCacheSync(
+    KeyCache cache, KeyEvents events, RedisConnection redis, KeyCacheOptions options, TimeProvider time, ILogger<KeyCacheSync> logger) : BackgroundService
+{
+    private readonly SemaphoreSlim _resync = new(1, 1);
+    private readonly Action<RedisChannel, RedisValue> _handler = events.OnMessage;
+    private CancellationToken _stopping;
+
+    protected override async Task ExecuteAsync(CancellationToken stoppingToken)
+    {
+        _stopping = stoppingToken;
+        if (redis.IsConfigured)
+        {
+            redis.Reconnected += OnReconnected;
+            await redis.StartAsync();
+            // The first connect may have happened before we listened.
+            if (redis.IsConnected) await ResyncAsync();
+        }
+        using var timer = new PeriodicTimer(options.RecheckInterval, time);
+        try
+        {
+            while (await timer.WaitForNextTickAsync(stoppingToken)) await RecheckAsync("periodic");
+        }
+        catch (OperationCanceledException)
+        {
+        }
+        finally
+        {
+            redis.Reconnected -= OnReconnected;
+        }
+    }
+
+    private void OnReconnected() => _ = ResyncAsync();
+
+    /// <summary>Subscribe first, then re-check: a change committed before the re-check's read is seen by it, any later one arrives as a message.</summary>
+    private async Task ResyncAsync()
+    {
+        await _resync.WaitAsync(_stopping);
+        try
+        {
+            var delay = TimeSpan.FromMilliseconds(200);
+            while (!_stopping.IsCancellationRequested)
+            {
+                try
+                {
+                    var subscriber = redis.Subscriber!;
+                    // Unsubscribe-then-subscribe keeps exactly one handler, whether or not the client restored the old subscription.
+                    await subscriber.UnsubscribeAsync(KeyEvents.Channel, _handler);
+                    await subscriber.SubscribeAsync(KeyEvents.Channel, _handler);
+                    break;
+                }
+                catch (Exception e) when (e is RedisException or TimeoutException)
+                {
+                    await Task.Delay(delay, time, _stopping);
+                    delay = TimeSpan.FromTicks(Math.Min(delay.Ticks * 2, TimeSpan.FromSeconds(5).Ticks));
+                }
+            }
+            await RecheckAsync("Redis reconnected");
+        }
+        catch (OperationCanceledException)
+        {
+        }
+        finally
+        {
+            _resync.Release();
+        }
+    }
+
+    private async Task RecheckAsync(string reason)
+    {
+        try
+        {
+            var count = await cache.RecheckAllAsync(_stopping);
+            if (count > 0) Log.Rechecked(logger, count, reason);
+        }
+        catch (Exception e) when (KeyDb.IsUnavailable(e))
+        {
+            Log.RecheckFailed(logger, reason, e.Message);
+        }
+    }
+
+    private static partial class Log
+    {
+        [LoggerMessage(1, LogLevel.Debug, "Re-checked {Count} cached keys against Postgres ({Reason})")]
+        public static partial void Rechecked(ILogger logger, int count, string reason);
+
+        [LoggerMessage(2, LogLevel.Warning, "Re-check of cached keys ({Reason}) failed, database unreachable: {Error}; cached keys stay as they are")]
+        public static partial void RecheckFailed(ILogger logger, string reason, string error);
+    }
+}
