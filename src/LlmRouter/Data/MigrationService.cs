@@ -2,12 +2,12 @@ namespace LlmRouter.Data;
 
 /// <summary>
 /// Applies migrations at start-up without holding the start-up up: when Postgres is down the router serves anyway
-/// (master key and cached keys work) and this keeps retrying, with a backoff up to 30 s, until the schema is current.
+/// (master key and cached keys work) and this keeps retrying, with a backoff up to 10 s, until the schema is current.
 /// </summary>
 internal sealed partial class MigrationService(
     Database database, DatabaseState state, MigrationRunner runner, TimeProvider time, ILogger<MigrationService> logger) : BackgroundService
 {
-    public static readonly TimeSpan MaxBackoff = TimeSpan.FromSeconds(30);
+    public static readonly TimeSpan MaxBackoff = TimeSpan.FromSeconds(10);
 
     /// <summary>Where the .sql files are read from; tests point it elsewhere.</summary>
     public string Directory { get; init; } = MigrationRunner.DefaultDirectory;
@@ -55,7 +55,7 @@ internal sealed partial class MigrationService(
         [LoggerMessage(1, LogLevel.Information, "Database schema is current ({Applied} migrations applied now)")]
         public static partial void Ready(ILogger logger, int applied);
 
-        [LoggerMessage(2, LogLevel.Warning, "Database not usable yet ({Reason}); keys endpoints answer 503, retrying every {Seconds} s or more")]
+        [LoggerMessage(2, LogLevel.Warning, "Database not usable yet ({Reason}); keys endpoints answer 503, next try in {Seconds} s (backoff up to 10 s)")]
         public static partial void Retrying(ILogger logger, string reason, double seconds);
 
         [LoggerMessage(3, LogLevel.Critical, "Database migrations failed and will not be retried: {Reason}")]

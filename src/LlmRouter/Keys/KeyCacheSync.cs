@@ -12,8 +12,12 @@ internal sealed partial class KeyCacheSync(
     KeyCache cache, KeyEvents events, RedisConnection redis, KeyCacheOptions options, TimeProvider time, ILogger<KeyCacheSync> logger) : BackgroundService
 {
     private readonly SemaphoreSlim _resync = new(1, 1);
+    private readonly TaskCompletionSource _subscribed = new(TaskCreationOptions.RunContinuationsAsynchronously);
     private readonly Action<RedisChannel, RedisValue> _handler = events.OnMessage;
     private CancellationToken _stopping;
+
+    /// <summary>Completes once this replica first listens on <c>llmr:keys</c> (readiness for tests and health checks).</summary>
+    public Task Subscribed => _subscribed.Task;
 
     protected override async Task ExecuteAsync(CancellationToken stoppingToken)
     {
@@ -56,6 +60,7 @@ internal sealed partial class KeyCacheSync(
                     // Unsubscribe-then-subscribe keeps exactly one handler, whether or not the client restored the old subscription.
                     await subscriber.UnsubscribeAsync(KeyEvents.Channel, _handler);
                     await subscriber.SubscribeAsync(KeyEvents.Channel, _handler);
+                    _subscribed.TrySetResult();
                     break;
                 }
                 catch (Exception e) when (e is RedisException or TimeoutException)
