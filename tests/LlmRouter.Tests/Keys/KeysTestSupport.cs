@@ -51,7 +51,8 @@ public class PostgresFixture : IAsyncLifetime
     public async Task<string> CreateDatabaseAsync()
     {
         var name = "t_" + Guid.NewGuid().ToString("N")[..12];
-        await using var connection = new NpgsqlConnection(Postgres.ConnectionString);
+        // Unpooled: a pooled connection would be dead after a test restarted the server.
+        await using var connection = new NpgsqlConnection(Postgres.ConnectionString.Replace("Pooling=true", "Pooling=false"));
         await connection.OpenAsync();
         await using var command = new NpgsqlCommand($"CREATE DATABASE {name}", connection);
         await command.ExecuteNonQueryAsync();
