@@ -79,7 +79,7 @@ internal sealed class KeyStore(KeyDb db, KeyEvents events, TimeProvider time)
     }
 
     /// <summary>Revokes keys for good (LiteLLM's delete). Revoking a revoked key changes nothing and is not an error.</summary>
-    public async Task<IReadOnlyList<ApiKeyRow>> RevokeAsync(IReadOnlyList<Guid> ids, CancellationToken cancellationToken)
+    public async Task<IReadOnlyList<ApiKeyRow>> RevokeAsync(List<Guid> ids, CancellationToken cancellationToken)
     {
         var rows = await RunAsync(async context =>
         {
@@ -92,7 +92,8 @@ internal sealed class KeyStore(KeyDb db, KeyEvents events, TimeProvider time)
                 row.UpdatedAt = now;
             }
             await context.SaveChangesAsync(cancellationToken);
-            return rows;
+            // In the order asked for, so a caller can match its list to ours.
+            return rows.OrderBy(r => ids.IndexOf(r.Id)).ToList();
         });
         foreach (var row in rows) await events.PublishAsync(new KeyChange(KeyChangeKind.Revoked, row.Id));
         return rows;
