@@ -39,9 +39,9 @@ builder.Services.AddLlmRouter(config);
 builder.Services.AddKeys();
 
 var app = builder.Build();
+app.UseMiddleware<RequestLogMiddleware>();
 app.UseMiddleware<ErrorHandlingMiddleware>();
 app.UseMiddleware<RequestIdMiddleware>();
-app.UseMiddleware<RequestLogMiddleware>();
 
 app.MapHealthApi();
 app.MapOpenApi();

@@ -25,7 +25,15 @@ internal sealed partial class KeyCacheSync(
         if (redis.IsConfigured)
         {
             redis.Reconnected += OnReconnected;
-            await redis.StartAsync();
+            try
+            {
+                await redis.StartAsync();
+            }
+            catch (Exception e) when (e is RedisException or ArgumentException)
+            {
+                // A broken redis_url must not stop the router: keys then sync through the periodic re-check only.
+                Log.NoRedis(logger, e.Message);
+            }
             // The first connect may have happened before we listened.
             if (redis.IsConnected) await ResyncAsync();
         }
@@ -97,6 +105,9 @@ internal sealed partial class KeyCacheSync(
     {
         [LoggerMessage(1, LogLevel.Debug, "Re-checked {Count} cached keys against Postgres ({Reason})")]
         public static partial void Rechecked(ILogger logger, int count, string reason);
+
+        [LoggerMessage(3, LogLevel.Error, "Redis could not be set up ({Reason}); key changes reach other replicas only through the periodic re-check")]
+        public static partial void NoRedis(ILogger logger, string reason);
 
         [LoggerMessage(2, LogLevel.Warning, "Re-check of cached keys ({Reason}) failed, database unreachable: {Error}; cached keys stay as they are")]
         public static partial void RecheckFailed(ILogger logger, string reason, string error);

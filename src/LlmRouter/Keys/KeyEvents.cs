@@ -1,4 +1,3 @@
-using LlmRouter.Keys.Storage;
 using LlmRouter.LiveState;
 using StackExchange.Redis;
 
@@ -58,9 +57,10 @@ internal sealed partial class KeyEvents(KeyCache cache, RedisConnection redis, I
         {
             await cache.RefreshKeyAsync(keyId, CancellationToken.None);
         }
-        catch (Exception e) when (KeyDb.IsUnavailable(e))
+        catch (Exception e)
         {
             // Restrictive changes already took effect in Apply; the periodic re-check completes the rest.
+            // Nothing awaits this task, so every failure ends here rather than as an unobserved exception.
             Log.RefreshFailed(logger, keyId, e.Message);
         }
     }
