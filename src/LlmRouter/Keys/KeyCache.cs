@@ -86,9 +86,14 @@ internal sealed partial class KeyCache(KeySecretReader reader, DatabaseState dat
         }
     }
 
-    /// <summary>Takes a change into account at once, without waiting for Postgres (the follow-up read is <see cref="RefreshKeyAsync"/>).</summary>
-    public void Apply(KeyChange change)
+    /// <summary>
+    /// Takes a change into account at once, without waiting for Postgres. With <paramref name="row"/> (the replica that
+    /// made the change has it) every cached secret of the key takes the new settings; otherwise restrictive changes
+    /// apply now and <see cref="RefreshKeyAsync"/> brings the rest.
+    /// </summary>
+    public void Apply(KeyChange change, ApiKeyRow? row = null)
     {
+        var record = row?.ToRecord();
         lock (_writeLock)
         {
             _eventGeneration++;
@@ -101,13 +106,14 @@ internal sealed partial class KeyCache(KeySecretReader reader, DatabaseState dat
                     continue;
                 }
                 if (entry.Key?.Id != change.KeyId) continue;
-                var updated = change.Kind switch
+                var updated = record is not null ? entry with { Key = record, Revoked = row!.RevokedAt is not null } : entry;
+                updated = change.Kind switch
                 {
-                    KeyChangeKind.Revoked => entry with { Revoked = true },
-                    KeyChangeKind.Blocked => entry with { Key = entry.Key with { Blocked = true } },
+                    KeyChangeKind.Revoked => updated with { Revoked = true },
+                    KeyChangeKind.Blocked => updated with { Key = updated.Key! with { Blocked = true } },
                     KeyChangeKind.Rotated when entry.SecretCreatedAt < change.RotatedAt =>
-                        entry with { SecretExpiresAt = Earliest(entry.SecretExpiresAt, change.OldSecretsExpireAt) },
-                    _ => entry,
+                        updated with { SecretExpiresAt = Earliest(entry.SecretExpiresAt, change.OldSecretsExpireAt) },
+                    _ => updated,
                 };
                 Store(hash, updated with { Sequence = ++_sequence });
             }

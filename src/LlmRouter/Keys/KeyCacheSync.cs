@@ -53,7 +53,10 @@ internal sealed partial class KeyCacheSync(
 
     private void OnReconnected() => _ = ResyncAsync();
 
-    /// <summary>Subscribe first, then re-check: a change committed before the re-check's read is seen by it, any later one arrives as a message.</summary>
+    /// <summary>
+    /// Subscribe first, then re-check: a change committed before the re-check's read is seen by it, any later one
+    /// arrives as a message. In between, this replica's own changes from the outage go out to the others.
+    /// </summary>
     private async Task ResyncAsync()
     {
         await _resync.WaitAsync(_stopping);
@@ -77,6 +80,7 @@ internal sealed partial class KeyCacheSync(
                     delay = TimeSpan.FromTicks(Math.Min(delay.Ticks * 2, TimeSpan.FromSeconds(5).Ticks));
                 }
             }
+            await events.PublishPendingAsync();
             await RecheckAsync("Redis reconnected");
         }
         catch (OperationCanceledException)

@@ -1,3 +1,5 @@
+using System.Collections.Concurrent;
+using LlmRouter.Keys.Storage;
 using LlmRouter.LiveState;
 using StackExchange.Redis;
 
@@ -11,25 +13,55 @@ internal sealed partial class KeyEvents(KeyCache cache, RedisConnection redis, I
 {
     public static readonly RedisChannel Channel = new(RedisConnection.Prefix + "keys", RedisChannel.PatternMode.Literal);
 
+    /// <summary>Changes kept for publishing after a reconnect; beyond this the other replicas' re-check has to do.</summary>
+    private const int MaxUnpublished = 10_000;
+
     // Lets a replica skip its own messages, which it has already applied.
     private readonly Guid _origin = Guid.NewGuid();
+    private readonly ConcurrentQueue<KeyChange> _unpublished = new();
 
-    /// <summary>Called after the change is committed in Postgres.</summary>
-    public async Task PublishAsync(KeyChange change)
+    /// <summary>
+    /// Called after the change is committed in Postgres, with the key's row as committed. When Redis is away the change
+    /// waits in memory and goes out on reconnect (<see cref="PublishPendingAsync"/>), so other replicas need not wait for their periodic re-check.
+    /// </summary>
+    public async Task PublishAsync(KeyChange change, ApiKeyRow? row = null)
     {
-        ApplyLocally(change);
+        cache.Apply(change, row);
+        if (row is null && change.Kind != KeyChangeKind.Minted) _ = RefreshAsync(change.KeyId);
+        if (!redis.IsConfigured) return;
+        if (!await TryPublishAsync(change))
+        {
+            _unpublished.Enqueue(change);
+            while (_unpublished.Count > MaxUnpublished) _unpublished.TryDequeue(out _);
+        }
+    }
+
+    /// <summary>Publishes what could not be published while Redis was away; called after every reconnect.</summary>
+    public async Task PublishPendingAsync()
+    {
+        while (_unpublished.TryPeek(out var change))
+        {
+            if (!await TryPublishAsync(change)) return;
+            _unpublished.TryDequeue(out _);
+        }
+    }
+
+    private async Task<bool> TryPublishAsync(KeyChange change)
+    {
         if (redis.Subscriber is not { } subscriber || !redis.IsConnected)
         {
-            if (redis.IsConfigured) Log.NotPublished(logger, change.Kind.ToString(), change.KeyId, "Redis is not connected");
-            return;
+            Log.NotPublished(logger, change.Kind.ToString(), change.KeyId, "Redis is not connected");
+            return false;
         }
         try
         {
             await subscriber.PublishAsync(Channel, change.Serialize(_origin));
+            return true;
         }
         catch (Exception e) when (e is RedisException or TimeoutException)
         {
             Log.NotPublished(logger, change.Kind.ToString(), change.KeyId, e.Message);
+            return false;
         }
     }
 
@@ -41,14 +73,9 @@ internal sealed partial class KeyEvents(KeyCache cache, RedisConnection redis, I
             Log.BadMessage(logger);
             return;
         }
-        if (origin != _origin) ApplyLocally(change);
-    }
-
-    private void ApplyLocally(KeyChange change)
-    {
+        if (origin == _origin) return;
         cache.Apply(change);
-        if (change.Kind == KeyChangeKind.Minted) return;
-        _ = RefreshAsync(change.KeyId);
+        if (change.Kind != KeyChangeKind.Minted) _ = RefreshAsync(change.KeyId);
     }
 
     private async Task RefreshAsync(Guid keyId)
@@ -67,7 +94,7 @@ internal sealed partial class KeyEvents(KeyCache cache, RedisConnection redis, I
 
     private static partial class Log
     {
-        [LoggerMessage(1, LogLevel.Warning, "Key change {Kind} of {KeyId} not published ({Reason}); other replicas pick it up at their next re-check")]
+        [LoggerMessage(1, LogLevel.Warning, "Key change {Kind} of {KeyId} not published yet ({Reason}); it goes out when Redis is back")]
         public static partial void NotPublished(ILogger logger, string kind, Guid keyId, string reason);
 
         [LoggerMessage(2, LogLevel.Warning, "Ignored a malformed message on llmr:keys")]

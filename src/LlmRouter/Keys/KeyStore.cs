@@ -33,7 +33,7 @@ internal sealed class KeyStore(KeyDb db, KeyEvents events, TimeProvider time)
             await context.SaveChangesAsync(cancellationToken);
             return row;
         }, changes.AliasField);
-        await events.PublishAsync(new KeyChange(KeyChangeKind.Minted, row.Id));
+        await events.PublishAsync(new KeyChange(KeyChangeKind.Minted, row.Id), row);
         return new IssuedKey(row, secret);
     }
 
@@ -74,7 +74,7 @@ internal sealed class KeyStore(KeyDb db, KeyEvents events, TimeProvider time)
             await context.SaveChangesAsync(cancellationToken);
             return row;
         }, changes.AliasField);
-        await events.PublishAsync(new KeyChange(changes.Blocked is { IsSet: true, Value: true } ? KeyChangeKind.Blocked : KeyChangeKind.Updated, id));
+        await events.PublishAsync(new KeyChange(changes.Blocked is { IsSet: true, Value: true } ? KeyChangeKind.Blocked : KeyChangeKind.Updated, id), row);
         return row;
     }
 
@@ -95,7 +95,7 @@ internal sealed class KeyStore(KeyDb db, KeyEvents events, TimeProvider time)
             // In the order asked for, so a caller can match its list to ours.
             return rows.OrderBy(r => ids.IndexOf(r.Id)).ToList();
         });
-        foreach (var row in rows) await events.PublishAsync(new KeyChange(KeyChangeKind.Revoked, row.Id));
+        foreach (var row in rows) await events.PublishAsync(new KeyChange(KeyChangeKind.Revoked, row.Id), row);
         return rows;
     }
 
@@ -124,7 +124,7 @@ internal sealed class KeyStore(KeyDb db, KeyEvents events, TimeProvider time)
             await context.SaveChangesAsync(cancellationToken);
             return row;
         }, changes?.AliasField ?? "alias");
-        await events.PublishAsync(new KeyChange(KeyChangeKind.Rotated, id, now, oldSecretsExpireAt));
+        await events.PublishAsync(new KeyChange(KeyChangeKind.Rotated, id, now, oldSecretsExpireAt), row);
         return new IssuedKey(row, secret, oldSecretsExpireAt);
     }
 

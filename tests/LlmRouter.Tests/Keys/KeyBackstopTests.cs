@@ -1,4 +1,6 @@
 using LlmRouter.Keys;
+using LlmRouter.LiveState;
+using Microsoft.Extensions.DependencyInjection;
 using Xunit.Abstractions;
 
 namespace LlmRouter.Tests.Keys;
@@ -59,7 +61,9 @@ public sealed class KeyBackstopTests(PostgresRedisFixture fixture, ITestOutputHe
             TimeSpan.FromSeconds(30), "revocation seen after the Redis reconnect");
         output.WriteLine($"re-check after reconnect caught the revocation {seen.TotalMilliseconds:F0} ms after Redis restarted");
 
-        // And the subscription is back: a new change propagates as a message again.
+        // And messages flow again once both replicas are back on Redis (b re-subscribed before its re-check above).
+        await KeysTestSupport.WaitUntilAsync(() => Task.FromResult(a.Services.GetRequiredService<RedisConnection>().IsConnected), TimeSpan.FromSeconds(30),
+            "the revoking replica reconnected");
         var next = await a.Store.MintAsync(new KeyChanges(), CancellationToken.None);
         Assert.Equal(KeyLookupStatus.Valid, await b.StatusAsync(next.Secret));
         await a.Store.RevokeAsync([next.Row.Id], CancellationToken.None);
