@@ -27,6 +27,8 @@ internal sealed partial class KeyCache(KeySecretReader reader, DatabaseState dat
     private long _eventGeneration;
     private int _unknownCount;
     private int _unavailableLogged;
+    // After a failed lookup, further misses answer "unavailable" at once for a moment instead of each waiting on a dead database.
+    private long _failFastUntilTicks;
 
     /// <summary>Entries held, for tests and metrics.</summary>
     public int Count => _entries.Count;
@@ -44,7 +46,7 @@ internal sealed partial class KeyCache(KeySecretReader reader, DatabaseState dat
 
     private async ValueTask<KeyLookup> LookupAsync(SecretHash hash, DateTimeOffset now, CancellationToken cancellationToken)
     {
-        if (!database.IsReady) return Unavailable;
+        if (!database.IsReady || now.UtcTicks < Volatile.Read(ref _failFastUntilTicks)) return Unavailable;
         var load = _inflight.GetOrAdd(hash, h => new Lazy<Task<CachedSecret?>>(() => LoadAsync(h)));
         var entry = await load.Value.WaitAsync(cancellationToken);
         return entry?.Evaluate(now) ?? Unavailable;
@@ -77,6 +79,7 @@ internal sealed partial class KeyCache(KeySecretReader reader, DatabaseState dat
         }
         catch (Exception e) when (KeyDb.IsUnavailable(e))
         {
+            Volatile.Write(ref _failFastUntilTicks, (time.GetUtcNow() + options.FailFastAfterError).UtcTicks);
             if (Interlocked.Exchange(ref _unavailableLogged, 1) == 0) Log.LookupUnavailable(logger, e.Message);
             return null;
         }

@@ -21,6 +21,12 @@ internal sealed record KeyCacheOptions
     /// </summary>
     public int MaxConcurrentLookups { get; init; } = 4;
 
+    /// <summary>
+    /// After a lookup failed because Postgres is unreachable, misses answer 503 at once for this long instead of each
+    /// waiting for a connection timeout. Default 1 s.
+    /// </summary>
+    public TimeSpan FailFastAfterError { get; init; } = TimeSpan.FromSeconds(1);
+
     /// <summary>How long a miss may wait for a lookup slot before the key counts as unverifiable (503). Default 5 s.</summary>
     public TimeSpan LookupWait { get; init; } = TimeSpan.FromSeconds(5);
 }

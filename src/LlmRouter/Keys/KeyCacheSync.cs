@@ -1,4 +1,3 @@
-using LlmRouter.Keys.Storage;
 using LlmRouter.LiveState;
 using StackExchange.Redis;
 
@@ -59,7 +58,14 @@ internal sealed partial class KeyCacheSync(
     /// </summary>
     private async Task ResyncAsync()
     {
-        await _resync.WaitAsync(_stopping);
+        try
+        {
+            await _resync.WaitAsync(_stopping);
+        }
+        catch (OperationCanceledException)
+        {
+            return;
+        }
         try
         {
             var delay = TimeSpan.FromMilliseconds(200);
@@ -99,8 +105,9 @@ internal sealed partial class KeyCacheSync(
             var count = await cache.RecheckAllAsync(_stopping);
             if (count > 0) Log.Rechecked(logger, count, reason);
         }
-        catch (Exception e) when (KeyDb.IsUnavailable(e))
+        catch (Exception e) when (!_stopping.IsCancellationRequested)
         {
+            // Never let a background re-check stop the host; unreachable Postgres is the usual reason.
             Log.RecheckFailed(logger, reason, e.Message);
         }
     }
@@ -113,7 +120,7 @@ internal sealed partial class KeyCacheSync(
         [LoggerMessage(3, LogLevel.Error, "Redis could not be set up ({Reason}); key changes reach other replicas only through the periodic re-check")]
         public static partial void NoRedis(ILogger logger, string reason);
 
-        [LoggerMessage(2, LogLevel.Warning, "Re-check of cached keys ({Reason}) failed, database unreachable: {Error}; cached keys stay as they are")]
+        [LoggerMessage(2, LogLevel.Warning, "Re-check of cached keys ({Reason}) failed: {Error}; cached keys stay as they are")]
         public static partial void RecheckFailed(ILogger logger, string reason, string error);
     }
 }

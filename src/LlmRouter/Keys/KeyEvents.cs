@@ -7,7 +7,8 @@ namespace LlmRouter.Keys;
 
 /// <summary>
 /// Spreads key changes to every replica: this replica's cache first (no dependency on Redis), then the Redis channel
-/// <c>llmr:keys</c>. A message lost while Redis is away is caught by <see cref="KeyCacheSync"/>'s re-check.
+/// <c>llmr:keys</c>. What this replica could not publish goes out after its reconnect; what another replica missed
+/// while its own connection was down is caught by its re-check (<see cref="KeyCacheSync"/>).
 /// </summary>
 internal sealed partial class KeyEvents(KeyCache cache, RedisConnection redis, ILogger<KeyEvents> logger)
 {
