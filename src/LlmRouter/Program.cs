@@ -1,12 +1,15 @@
 using LlmRouter.Auth;
 using LlmRouter.Completions;
 using LlmRouter.Configuration;
+using LlmRouter.Data;
 using LlmRouter.Errors;
 using LlmRouter.Health;
 using LlmRouter.Hosting;
+using LlmRouter.Keys;
 using LlmRouter.Models;
 using LlmRouter.Usage;
 
+var migrateOnly = MigrateCommand.IsRequested(ref args);
 var builder = WebApplication.CreateSlimBuilder(args);
 var startup = StartupOptions.From(builder.Configuration);
 RouterConfig config;
@@ -20,10 +23,12 @@ catch (ConfigException e)
     Console.Error.WriteLine($"error: {e.Message}");
     return 1;
 }
+if (migrateOnly) return await MigrateCommand.RunAsync(config.General);
 
 builder.WebHost.UseUrls(startup.Urls);
 // Per-request framework logs would sit on the hot path (and print query strings); warnings and up only.
 builder.Logging.AddFilter("Microsoft.AspNetCore", LogLevel.Warning);
+builder.Logging.KeepRequestUrlsOutOfFrameworkLogs();
 builder.WebHost.ConfigureKestrel(kestrel =>
 {
     kestrel.AddServerHeader = false;
@@ -33,13 +38,18 @@ builder.Services.Configure<HostOptions>(host => host.ShutdownTimeout = config.Ge
 builder.Services.AddOpenApi();
 builder.Services.AddLlmRouter(config);
 builder.Services.AddUsage();
+builder.Services.AddKeys();
 
 var app = builder.Build();
+app.UseMiddleware<RequestLogMiddleware>();
 app.UseMiddleware<ErrorHandlingMiddleware>();
 app.UseMiddleware<RequestIdMiddleware>();
 
 app.MapHealthApi();
 app.MapOpenApi();
+app.MapAdminKeysApi();
+app.MapLiteLlmKeyApi();
+app.MapGroup("/admin").AddEndpointFilter<AdminFilter>().WithTags("Admin: usage").MapUsageApi();
 foreach (var (prefix, suffix) in new[] { ("/v1", "V1"), ("", "") })
 {
     app.MapGroup(prefix)
