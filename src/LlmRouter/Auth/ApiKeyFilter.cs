@@ -1,5 +1,3 @@
-using System.Security.Cryptography;
-using System.Text;
 using LlmRouter.Configuration;
 using LlmRouter.Errors;
 using LlmRouter.Keys;
@@ -21,7 +19,7 @@ internal sealed class ApiKeyFilter(GeneralSettings settings, TimeProvider time, 
     {
         if (!_master.IsConfigured) return await next(context);
         var http = context.HttpContext;
-        var presented = BearerToken(http.Request);
+        var presented = Credentials.BearerToken(http.Request);
         if (presented.Length == 0) return ErrorResponses.Result(ApiError.InvalidApiKey());
         if (_master.Matches(presented)) return await next(context);
         if (_keys is null) return ErrorResponses.Result(ApiError.InvalidApiKey());
@@ -33,36 +31,9 @@ internal sealed class ApiKeyFilter(GeneralSettings settings, TimeProvider time, 
                 http.Features.Set(new RequestCaller(lookup.Key));
                 return await next(context);
             case KeyLookupStatus.Unavailable:
-                return ErrorResponses.Result(ApiError.Overloaded("The key store is unreachable and this key is not cached yet; retry shortly.", retryAfterSeconds: 5)
-                    with { Code = "key_store_unavailable" });
+                return ErrorResponses.Result(ApiError.KeyCheckUnavailable());
             default:
                 return ErrorResponses.Result(ApiError.InvalidApiKey());
         }
-    }
-
-    public static string BearerToken(HttpRequest request)
-    {
-        var header = request.Headers.Authorization.ToString();
-        const string Scheme = "Bearer ";
-        if (header.StartsWith(Scheme, StringComparison.OrdinalIgnoreCase)) return header[Scheme.Length..].Trim();
-        // Some clients send the key alone, or in an x-api-key header.
-        var apiKey = request.Headers["x-api-key"].ToString();
-        return apiKey.Length > 0 ? apiKey.Trim() : header.Trim();
-    }
-}
-
-/// <summary>The master key, kept only as its hash and compared in constant time (hashing equalises lengths).</summary>
-internal sealed class MasterKey(string? key)
-{
-    private readonly byte[]? _hash = key is null ? null : SHA256.HashData(Encoding.UTF8.GetBytes(key));
-
-    public bool IsConfigured => _hash is not null;
-
-    public bool Matches(string presented)
-    {
-        if (_hash is null) return false;
-        Span<byte> hash = stackalloc byte[32];
-        SHA256.HashData(Encoding.UTF8.GetBytes(presented), hash);
-        return CryptographicOperations.FixedTimeEquals(hash, _hash);
     }
 }

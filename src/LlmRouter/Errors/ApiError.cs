@@ -47,6 +47,25 @@ public sealed record ApiError(int Status, string Type, string Code, string Messa
     public static ApiError Overloaded(string message, int retryAfterSeconds) =>
         new(503, "api_error", "overloaded", message) { RetryAfterSeconds = retryAfterSeconds };
 
+    public static ApiError DatabaseNotConfigured() =>
+        new(503, "api_error", "database_not_configured", "No database is configured (general_settings.database_url), so keys and usage are not available.");
+
+    public static ApiError DatabaseUnavailable(string message = "The database is unreachable; try again shortly.") =>
+        new(503, "api_error", "database_unavailable", message) { RetryAfterSeconds = 5 };
+
+    public static ApiError KeyNotFound(string? param = null) =>
+        new(404, "invalid_request_error", "key_not_found", "No such key.", param);
+
+    public static ApiError Conflict(string message, string? param = null) =>
+        new(409, "invalid_request_error", "conflict", message, param);
+
+    public static ApiError AdminRequired() =>
+        new(403, "permission_error", "admin_required", "This endpoint needs the master key or a key with is_admin.");
+
+    /// <summary>A key that is not cached while the database cannot be asked: it may be valid, so never 401.</summary>
+    public static ApiError KeyCheckUnavailable() =>
+        new(503, "api_error", "key_check_unavailable", "The key cannot be checked right now (database unreachable); retry shortly.") { RetryAfterSeconds = 5 };
+
     public static ApiError Timeout(string message) =>
         new(504, "api_error", "timeout", message);
 

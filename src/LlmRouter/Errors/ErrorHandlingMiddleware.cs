@@ -30,7 +30,7 @@ internal sealed partial class ErrorHandlingMiddleware(RequestDelegate next, ILog
             };
             if (error is null)
             {
-                Log.Unhandled(logger, context.Request.Method, context.Request.Path, e);
+                Log.Unhandled(logger, context.Request.Method, Hosting.LogRedaction.RedactPath(context.Request.Path), e);
                 error = ApiError.Internal();
             }
             if (context.Response.HasStarted)

@@ -1,4 +1,5 @@
 using System.Text.Json.Serialization;
+using Microsoft.AspNetCore.Http.HttpResults;
 
 namespace LlmRouter.Health;
 
@@ -10,31 +11,20 @@ internal static class HealthApi
         var group = app.MapGroup("/health").WithTags("Health");
         group.MapGet("/liveliness", () => TypedResults.Json(new Liveliness("alive"), HealthJsonContext.Default.Liveliness))
             .WithName("Liveliness").WithSummary("200 while the process runs.");
-        group.MapGet("/readiness", async (BackendProbe probe, CancellationToken cancellationToken) =>
-            {
-                var backends = await probe.ProbeAllAsync(cancellationToken);
-                var ready = backends.Any(b => b.Status == "healthy");
-                var report = new Readiness(ready ? "ready" : "not_ready", backends);
-                return TypedResults.Json(report, HealthJsonContext.Default.Readiness, statusCode: ready ? 200 : 503);
-            })
-            .WithName("Readiness").WithSummary("200 when at least one backend answers; lists every backend's state.");
+        group.MapGet("/readiness", GetReadinessAsync)
+            .WithName("Readiness")
+            .WithSummary("200 when at least one deployment is routable (model held, backend healthy), else 503; every backend's state either way.")
+            .Produces<ReadinessReport>(StatusCodes.Status200OK)
+            .Produces<ReadinessReport>(StatusCodes.Status503ServiceUnavailable);
         return app;
+    }
+
+    private static async Task<JsonHttpResult<ReadinessReport>> GetReadinessAsync(ReadinessReporter reporter, CancellationToken cancellationToken)
+    {
+        var report = await reporter.ReportAsync(cancellationToken);
+        var status = report.Status == "ready" ? StatusCodes.Status200OK : StatusCodes.Status503ServiceUnavailable;
+        return TypedResults.Json(report, HealthJsonContext.Default.ReadinessReport, statusCode: status);
     }
 }
 
 internal sealed record Liveliness([property: JsonPropertyName("status")] string Status);
-
-internal sealed record Readiness(
-    [property: JsonPropertyName("status")] string Status,
-    [property: JsonPropertyName("backends")] IReadOnlyList<BackendState> Backends);
-
-internal sealed record BackendState(
-    [property: JsonPropertyName("api_base")] string ApiBase,
-    [property: JsonPropertyName("status")] string Status,
-    [property: JsonPropertyName("deployments")] IReadOnlyList<string> Deployments,
-    [property: JsonPropertyName("error")] string? Error);
-
-[JsonSerializable(typeof(Liveliness))]
-[JsonSerializable(typeof(Readiness))]
-[JsonSourceGenerationOptions(DefaultIgnoreCondition = JsonIgnoreCondition.WhenWritingNull)]
-internal sealed partial class HealthJsonContext : JsonSerializerContext;

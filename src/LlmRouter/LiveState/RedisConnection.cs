@@ -16,6 +16,8 @@ internal sealed partial class RedisConnection : IAsyncDisposable
     private readonly ILogger<RedisConnection> _logger;
     private readonly string? _configuration;
     private ConnectionMultiplexer? _multiplexer;
+    private readonly Lock _startLock = new();
+    private Task? _started;
     private int _reportedDown;
 
     public RedisConnection(GeneralSettings settings, ILogger<RedisConnection> logger)
@@ -35,7 +37,13 @@ internal sealed partial class RedisConnection : IAsyncDisposable
     /// <summary>Raised after the connection comes back (and after the first successful connect).</summary>
     public event Action? Reconnected;
 
-    public async Task StartAsync()
+    /// <summary>Connects once; every feature that needs Redis may call this, later calls share the first one's task.</summary>
+    public Task StartAsync()
+    {
+        lock (_startLock) return _started ??= ConnectAsync();
+    }
+
+    private async Task ConnectAsync()
     {
         if (_configuration is null) return;
         var options = ConfigurationOptions.Parse(_configuration);
@@ -46,7 +54,6 @@ internal sealed partial class RedisConnection : IAsyncDisposable
         options.KeepAlive = 5;
         options.ClientName = "llmrouter";
         _multiplexer = await ConnectionMultiplexer.ConnectAsync(options);
-        _multiplexer.PreserveAsyncOrder = false;
         _multiplexer.ConnectionFailed += (_, e) =>
         {
             if (e.ConnectionType == ConnectionType.Interactive && Interlocked.Exchange(ref _reportedDown, 1) == 0) Log.Lost(_logger, e.FailureType.ToString());

@@ -5,6 +5,9 @@ namespace LlmRouter.Routing;
 /// <summary>What the router knows about each deployment's backend right now: cheap reads, no I/O.</summary>
 internal interface IDeploymentAvailability
 {
+    /// <summary>The backend holds the model (per its last /api/tags; trusted from config before the first poll).</summary>
+    bool IsHeld(Deployment deployment);
+
     /// <summary>The backend holds the model and passes its health checks.</summary>
     bool IsRoutable(Deployment deployment);
 
@@ -13,12 +16,4 @@ internal interface IDeploymentAvailability
 
     /// <summary><c>max_input_tokens</c> from config, else what the backend reports; null if unknown.</summary>
     int? ContextLength(Deployment deployment);
-}
-
-/// <summary>Trusts the config: every deployment routable, none known warm.</summary>
-internal sealed class ConfiguredAvailability : IDeploymentAvailability
-{
-    public bool IsRoutable(Deployment deployment) => true;
-    public bool IsWarm(Deployment deployment) => false;
-    public int? ContextLength(Deployment deployment) => deployment.MaxInputTokens;
 }

@@ -18,6 +18,7 @@ namespace LlmRouter.Routing;
 internal sealed partial class RequestRouter
 {
     private static readonly ResiliencePropertyKey<TimeSpan> FirstByteTimeout = new("llmrouter.first-byte-timeout");
+    private static readonly ResiliencePropertyKey<DateTimeOffset> Deadline = new("llmrouter.deadline");
 
     private readonly ModelCatalog _catalog;
     private readonly IDeploymentAvailability _availability;
@@ -51,9 +52,10 @@ internal sealed partial class RequestRouter
             builder.AddRetry(new RetryStrategyOptions
             {
                 MaxRetryAttempts = settings.NumRetries,
-                ShouldHandle = new PredicateBuilder()
-                    .Handle<BackendFailureException>(e => e.Kind != FailureKind.BadRequest)
-                    .Handle<TimeoutRejectedException>(),
+                // Not once `timeout` (the whole call) has passed: a retry then could only fail.
+                ShouldHandle = args => ValueTask.FromResult(
+                    args.Outcome.Exception is BackendFailureException { Kind: not FailureKind.BadRequest } or TimeoutRejectedException
+                    && time.GetUtcNow() < args.Context.Properties.GetValue(Deadline, DateTimeOffset.MaxValue)),
                 // A saturated backend gets room to drain; any other failure is retried at once elsewhere.
                 DelayGenerator = args => ValueTask.FromResult<TimeSpan?>(args.Outcome.Exception is BackendFailureException { Kind: FailureKind.Busy }
                     ? TimeSpan.FromMilliseconds(100 * Math.Pow(2, args.AttemptNumber) * (0.5 + Random.Shared.NextDouble()))
@@ -62,7 +64,14 @@ internal sealed partial class RequestRouter
         }
         builder.AddTimeout(new TimeoutStrategyOptions
         {
-            TimeoutGenerator = args => ValueTask.FromResult(args.Context.Properties.GetValue(FirstByteTimeout, TimeSpan.FromMinutes(10))),
+            // Each attempt gets its first-byte timeout, but never more than is left of the whole call: retries share `timeout`.
+            // (A generated timeout of zero or less would mean none at all; AttemptAsync refuses to start past the deadline.)
+            TimeoutGenerator = args =>
+            {
+                var perAttempt = args.Context.Properties.GetValue(FirstByteTimeout, TimeSpan.FromMinutes(10));
+                var left = args.Context.Properties.GetValue(Deadline, DateTimeOffset.MaxValue) - time.GetUtcNow();
+                return ValueTask.FromResult(left < perAttempt ? Max(left, TimeSpan.FromMilliseconds(1)) : perAttempt);
+            },
         });
         return builder.Build();
     }
@@ -90,6 +99,7 @@ internal sealed partial class RequestRouter
                 {
                     var firstByte = call.Stream ? _settings.StreamTimeout ?? _settings.Timeout : Min(_settings.FirstTokenTimeout, _settings.Timeout);
                     context.Properties.Set(FirstByteTimeout, firstByte);
+                    context.Properties.Set(Deadline, deadline);
                     var value = await _pipeline.ExecuteAsync(
                         static async (ctx, s) => await s.Router.AttemptAsync(s, ctx.CancellationToken),
                         context, new AttemptRun<T>(this, attempt, start, deadline, cancellationToken));
@@ -108,7 +118,7 @@ internal sealed partial class RequestRouter
             {
                 lastError = ApiError.Timeout($"No deployment of '{group}' sent a first byte in time.");
             }
-            catch (ApiErrorException e) when (e.Error.Code == "overloaded")
+            catch (ApiErrorException e) when (e.Error.Code is "overloaded" or "model_not_found")
             {
                 lastError = e.Error;
             }
@@ -151,6 +161,8 @@ internal sealed partial class RequestRouter
     private async Task<Routed<T>> AttemptAsync<T>(AttemptRun<T> run, CancellationToken cancellationToken)
     {
         var state = run.State;
+        // `timeout` bounds the whole call, retries and fallbacks included: past it, no new attempt starts.
+        if (_time.GetUtcNow() >= run.Deadline) throw new TimeoutRejectedException("The call's timeout has passed.");
         state.Attempts++;
         var admission = await AdmitAsync(state, run.Deadline, cancellationToken);
         var lease = admission.Lease!;
@@ -179,7 +191,15 @@ internal sealed partial class RequestRouter
         _catalog.TryGetGroup(state.Group, out var deployments);
         var routable = deployments.Where(_availability.IsRoutable).ToArray();
         if (routable.Length == 0)
+        {
+            // Held nowhere (per the backends' own model lists) is a 404; held but unhealthy is a 503 worth retrying.
+            if (!deployments.Any(_availability.IsHeld))
+                throw new ApiErrorException(ApiError.ModelNotFound(state.Group) with
+                {
+                    Message = $"The model '{state.Group}' is not held by any backend right now ({string.Join(", ", deployments.Select(d => d.Model).Distinct())}).",
+                });
             throw new ApiErrorException(ApiError.Overloaded($"No healthy backend holds a model for '{state.Group}' right now.", retryAfterSeconds: 5));
+        }
         // A retry goes to a deployment not tried yet, while there is one.
         var untried = routable.Where(d => !state.Tried.Contains(d.Id)).ToArray();
         var (ordered, leastBusy) = _order.Order(untried.Length > 0 ? untried : routable, _availability);
@@ -249,6 +269,8 @@ internal sealed partial class RequestRouter
         at is { } when ? Math.Max(1, (int)Math.Ceiling((when - _time.GetUtcNow()).TotalSeconds)) : 1;
 
     private static TimeSpan Min(TimeSpan a, TimeSpan b) => a < b ? a : b;
+
+    private static TimeSpan Max(TimeSpan a, TimeSpan b) => a > b ? a : b;
 
     private sealed class AttemptState(RoutedCall call, int groupCount)
     {

@@ -125,8 +125,20 @@ public sealed class RedisLiveStateTests : LiveStateContract, IClassFixture<Redis
         await server.StopAsync();
         await server.StartAgainAsync();
         await Eventually(() => connection.IsConnected, "the connection to come back");
-        // Redis came back empty: the slot looks free until the heartbeat re-adds the live lease.
-        await state.RenewAsync(Clock.GetUtcNow(), TimeSpan.FromSeconds(15), rebuild: true);
+        // Redis came back empty: the slot looks free until the heartbeat re-adds the live lease. The multiplexer may
+        // report "connected" a moment before it serves commands; the heartbeat simply beats again, and so does this.
+        await EventuallyAsync(async () =>
+        {
+            try
+            {
+                await state.RenewAsync(Clock.GetUtcNow(), TimeSpan.FromSeconds(15), rebuild: true);
+                return true;
+            }
+            catch (RedisConnectionException)
+            {
+                return false;
+            }
+        }, "the heartbeat to re-add the live lease");
         Assert.Equal(AdmissionStatus.Busy, (await Admit(state, only, null)).Status);
 
         // The reservation Redis forgot is corrected without driving the quota below zero.
@@ -148,6 +160,16 @@ public sealed class RedisLiveStateTests : LiveStateContract, IClassFixture<Redis
             LeaseId = Guid.NewGuid().ToString("N"), RequestId = Guid.NewGuid().ToString("N"), Candidates = candidates, LeastBusy = true,
             Key = key, Now = Clock.GetUtcNow(), LeaseTtl = TimeSpan.FromSeconds(15),
         });
+
+    private static async Task EventuallyAsync(Func<Task<bool>> condition, string what)
+    {
+        var deadline = DateTime.UtcNow.AddSeconds(20);
+        while (!await condition())
+        {
+            if (DateTime.UtcNow > deadline) throw new TimeoutException($"waited 20 s for {what}");
+            await Task.Delay(50);
+        }
+    }
 
     private static async Task Eventually(Func<bool> condition, string what)
     {

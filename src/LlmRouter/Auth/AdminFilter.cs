@@ -1,0 +1,57 @@
+using LlmRouter.Configuration;
+using LlmRouter.Errors;
+using LlmRouter.Keys;
+
+namespace LlmRouter.Auth;
+
+/// <summary>Marks an endpoint that a key without is_admin may call about itself (LiteLLM's <c>GET /key/info</c>).</summary>
+internal sealed class AllowKeySelfService;
+
+/// <summary>Who passed <see cref="AdminFilter"/>: the master key (<see cref="Key"/> null) or a virtual key.</summary>
+internal sealed record AdminCaller(KeyRecord? Key)
+{
+    private const string ItemKey = "llmr.admin-caller";
+    public static readonly AdminCaller MasterKey = new((KeyRecord?)null);
+
+    public bool IsAdmin => Key is null || Key.IsAdmin;
+
+    public static AdminCaller Of(HttpContext context) => context.Items[ItemKey] as AdminCaller ?? MasterKey;
+
+    public void Attach(HttpContext context) => context.Items[ItemKey] = this;
+}
+
+/// <summary>
+/// Guards <c>/admin</c> and <c>/key</c> routes: the master key (compared in constant time) or a virtual key with
+/// is_admin. A key that cannot be checked because Postgres is down gets 503, never 401.
+/// With no master key configured (loopback-only mode, see StartupOptions) everything passes, as on the OpenAI routes.
+/// </summary>
+internal sealed class AdminFilter(GeneralSettings settings, IKeyAuthenticator keys, TimeProvider time) : IEndpointFilter
+{
+    private readonly MasterKey _master = new(settings.MasterKey);
+
+    public async ValueTask<object?> InvokeAsync(EndpointFilterInvocationContext context, EndpointFilterDelegate next)
+    {
+        if (!_master.IsConfigured) return await next(context);
+        var http = context.HttpContext;
+        var presented = Credentials.BearerToken(http.Request);
+        if (presented.Length == 0) return ErrorResponses.Result(ApiError.InvalidApiKey());
+        if (_master.Matches(presented))
+        {
+            AdminCaller.MasterKey.Attach(http);
+            return await next(context);
+        }
+        var lookup = await keys.AuthenticateAsync(presented, time.GetUtcNow(), http.RequestAborted);
+        switch (lookup.Status)
+        {
+            case KeyLookupStatus.Unavailable:
+                return ErrorResponses.Result(ApiError.KeyCheckUnavailable());
+            case KeyLookupStatus.Valid when lookup.Key!.IsAdmin || http.GetEndpoint()?.Metadata.GetMetadata<AllowKeySelfService>() is not null:
+                new AdminCaller(lookup.Key).Attach(http);
+                return await next(context);
+            case KeyLookupStatus.Valid:
+                return ErrorResponses.Result(ApiError.AdminRequired());
+            default:
+                return ErrorResponses.Result(ApiError.InvalidApiKey());
+        }
+    }
+}

@@ -1,0 +1,289 @@
+using System.Threading.Channels;
+using LlmRouter.Configuration;
+using LlmRouter.Data;
+using Npgsql;
+
+namespace LlmRouter.Usage;
+
+/// <summary>
+/// Takes usage rows off the request path and writes them to Postgres in batches, one statement per batch.
+/// <see cref="Record"/> only offers the row to a bounded channel; when that is full the row goes to an unbounded
+/// overflow channel that a second loop appends to the spill file at disk speed. When Postgres fails, the batch
+/// is spilled too, and the spill file is replayed (oldest first) once Postgres answers again. Nothing is dropped:
+/// rows are in memory for about one flush interval, then in Postgres or on disk.
+/// </summary>
+internal sealed partial class UsageWriter : BackgroundService, IUsageSink
+{
+    private readonly UsageWriterOptions _options;
+    private readonly UsageStore? _store;
+    private readonly UsageSpillFile _spill;
+    private readonly TimeProvider _time;
+    private readonly ILogger _logger;
+    private readonly Channel<UsageRecord> _pending;
+    private readonly Channel<UsageRecord> _overflow = Channel.CreateUnbounded<UsageRecord>(new UnboundedChannelOptions { SingleReader = true });
+    /// <summary>Cancels Postgres calls only once the host's shutdown deadline has passed (not on stop itself).</summary>
+    private readonly CancellationTokenSource _abort = new();
+
+    // Owned by the write loop.
+    private readonly List<UsageRecord> _held = [];
+    private readonly List<UsageRecord> _chunk = [];
+    private UsageReplayReader? _replay;
+    private long _replayedLines;
+    private bool _databaseDown;
+    private TimeSpan _retryDelay;
+    private DateTimeOffset _retryAt;
+    private DateTimeOffset _replayBlockedUntil;
+
+    private int _ran;
+    private long _discarded, _overflowed, _written, _duplicates, _spilled, _replayed, _rejected;
+
+    public UsageWriter(Database database, GeneralSettings settings, TimeProvider time, ILogger<UsageWriter> logger)
+        : this(database.Source, UsageWriterOptions.From(settings), time, logger)
+    {
+    }
+
+    internal UsageWriter(NpgsqlDataSource? source, UsageWriterOptions options, TimeProvider time, ILogger logger)
+    {
+        _options = options;
+        _store = source is null ? null : new UsageStore(source, time);
+        _spill = new UsageSpillFile(options.SpillPath);
+        _time = time;
+        _logger = logger;
+        _retryDelay = options.RetryMin;
+        _pending = Channel.CreateBounded<UsageRecord>(new BoundedChannelOptions(options.ChannelCapacity)
+        {
+            FullMode = BoundedChannelFullMode.Wait,
+            SingleReader = true,
+        });
+    }
+
+    internal UsageSpillFile Spill => _spill;
+
+    internal UsageWriterStats Stats => new(
+        Interlocked.Read(ref _discarded), Interlocked.Read(ref _overflowed), Interlocked.Read(ref _written),
+        Interlocked.Read(ref _duplicates), Interlocked.Read(ref _spilled), Interlocked.Read(ref _replayed),
+        Interlocked.Read(ref _rejected));
+
+    /// <summary>Never blocks, never throws: a channel write, or on overflow an unbounded queue the spill loop drains.</summary>
+    public void Record(UsageRecord record)
+    {
+        if (_store is null)
+        {
+            Interlocked.Increment(ref _discarded);
+            return;
+        }
+        if (_pending.Writer.TryWrite(record)) return;
+        Interlocked.Increment(ref _overflowed);
+        if (_overflow.Writer.TryWrite(record)) return;
+        // Shutdown has drained already: a request that finished later goes straight to disk.
+        try
+        {
+            _spill.Append([record]);
+            Interlocked.Increment(ref _spilled);
+        }
+        catch (Exception e)
+        {
+            Log.Lost(_logger, 1, _spill.Path, e);
+        }
+    }
+
+    public override Task StartAsync(CancellationToken cancellationToken)
+    {
+        if (_store is null) Log.NotRecorded(_logger);
+        return base.StartAsync(cancellationToken);
+    }
+
+    protected override async Task ExecuteAsync(CancellationToken stoppingToken)
+    {
+        Volatile.Write(ref _ran, 1);
+        if (_store is null) return;
+        if (_spill.HasBacklog) Log.BacklogFound(_logger, _spill.Path);
+        var spilling = Task.Run(SpillOverflowAsync, CancellationToken.None);
+        var batch = new List<UsageRecord>(_options.MaxBatchRows);
+        while (!stoppingToken.IsCancellationRequested)
+        {
+            try
+            {
+                await CollectAsync(batch, stoppingToken);
+                await WriteAsync(batch);
+                batch.Clear();
+                if (MayReplay() && !stoppingToken.IsCancellationRequested) await ReplayAsync();
+            }
+            catch (OperationCanceledException) when (stoppingToken.IsCancellationRequested)
+            {
+                break;
+            }
+            catch (Exception e)
+            {
+                // A bug must not stop the host or lose the batch (it stays in `batch` and is written next round).
+                Log.LoopFailed(_logger, e);
+                try
+                {
+                    await Task.Delay(_options.RetryMax, _time, stoppingToken);
+                }
+                catch (OperationCanceledException)
+                {
+                    break;
+                }
+            }
+        }
+        // The backlog on disk is safe; shutdown only writes what is in memory.
+        await DrainAsync(batch);
+        _overflow.Writer.TryComplete();
+        await spilling;
+        _replay?.Dispose();
+        _replay = null;
+    }
+
+    /// <summary>
+    /// Shutdown writes everything still in memory to Postgres, or to the spill file when Postgres is down. If the
+    /// host's deadline passes first, Postgres calls are cancelled and the rest is spilled (quick, local disk).
+    /// </summary>
+    public override async Task StopAsync(CancellationToken cancellationToken)
+    {
+        using (cancellationToken.Register(static state => ((CancellationTokenSource)state!).Cancel(), _abort))
+        {
+            await base.StopAsync(cancellationToken);
+        }
+        if (ExecuteTask is { IsCompleted: false } running)
+        {
+            _abort.Cancel();
+            await running.ConfigureAwait(ConfigureAwaitOptions.SuppressThrowing);
+        }
+        // Stopped before the loop ever ran (BackgroundService skips ExecuteAsync when stopped first): drain here.
+        if (ExecuteTask is not null && Volatile.Read(ref _ran) == 0) await ExecuteAsync(new CancellationToken(canceled: true));
+    }
+
+    public override void Dispose()
+    {
+        base.Dispose();
+        _abort.Dispose();
+        _replay?.Dispose();
+    }
+
+    /// <summary>Fills the batch until <see cref="UsageWriterOptions.FlushAtRows"/> rows or one interval after the first row.</summary>
+    private async Task CollectAsync(List<UsageRecord> batch, CancellationToken stoppingToken)
+    {
+        var reader = _pending.Reader;
+        if (_held.Count > 0)
+        {
+            batch.AddRange(_held);
+            _held.Clear();
+        }
+        if (batch.Count == 0)
+        {
+            // Idle: sleep until a row arrives; with a backlog to replay, only until Postgres may be tried again.
+            var idle = !_spill.HasBacklog ? Timeout.InfiniteTimeSpan
+                : MayReplay() ? TimeSpan.Zero
+                : Max(_retryAt, _replayBlockedUntil) - _time.GetUtcNow();
+            if (!await WaitForRowsAsync(reader, idle, stoppingToken)) return;
+        }
+        using var window = new CancellationTokenSource(_options.FlushInterval, _time);
+        using var linked = CancellationTokenSource.CreateLinkedTokenSource(stoppingToken, window.Token);
+        while (true)
+        {
+            while (batch.Count < _options.MaxBatchRows && reader.TryRead(out var row)) batch.Add(row);
+            if (batch.Count >= _options.FlushAtRows) return;
+            try
+            {
+                if (!await reader.WaitToReadAsync(linked.Token)) return;
+            }
+            catch (OperationCanceledException) when (!stoppingToken.IsCancellationRequested)
+            {
+                return;
+            }
+        }
+    }
+
+    private async Task<bool> WaitForRowsAsync(ChannelReader<UsageRecord> reader, TimeSpan timeout, CancellationToken stoppingToken)
+    {
+        if (reader.TryPeek(out _)) return true;
+        if (timeout == Timeout.InfiniteTimeSpan) return await reader.WaitToReadAsync(stoppingToken);
+        if (timeout <= TimeSpan.Zero) return false;
+        using var timer = new CancellationTokenSource(timeout, _time);
+        using var linked = CancellationTokenSource.CreateLinkedTokenSource(stoppingToken, timer.Token);
+        try
+        {
+            return await reader.WaitToReadAsync(linked.Token);
+        }
+        catch (OperationCanceledException) when (!stoppingToken.IsCancellationRequested)
+        {
+            return false;
+        }
+    }
+
+    /// <summary>Rows in memory go first (a hard kill would lose them); the backlog on disk is safe and can wait.</summary>
+    private async Task WriteAsync(List<UsageRecord> batch)
+    {
+        if (batch.Count == 0) return;
+        if (MayTryDatabase() && await TryInsertAsync(batch)) return;
+        try
+        {
+            _spill.Append(batch);
+            Interlocked.Add(ref _spilled, batch.Count);
+        }
+        catch (Exception e)
+        {
+            // Neither Postgres nor the disk: keep them in memory and try both again next round.
+            Log.SpillFailed(_logger, batch.Count, _spill.Path, e);
+            _held.AddRange(batch);
+        }
+    }
+
+    /// <summary>On stop: everything still in memory goes to Postgres, or to disk once Postgres has failed.</summary>
+    private async Task DrainAsync(List<UsageRecord> batch)
+    {
+        _pending.Writer.TryComplete();
+        batch.AddRange(_held);
+        _held.Clear();
+        var reader = _pending.Reader;
+        while (true)
+        {
+            while (batch.Count < _options.MaxBatchRows && reader.TryRead(out var row)) batch.Add(row);
+            if (batch.Count == 0) return;
+            await WriteAsync(batch);
+            batch.Clear();
+            if (_held.Count > 0)
+            {
+                Log.Lost(_logger, _held.Count, _spill.Path, null);
+                _held.Clear();
+            }
+        }
+    }
+
+    /// <summary>Appends overflowed rows to the spill file as fast as the disk takes them, apart from Postgres.</summary>
+    private async Task SpillOverflowAsync()
+    {
+        var reader = _overflow.Reader;
+        var rows = new List<UsageRecord>();
+        while (rows.Count > 0 || await reader.WaitToReadAsync())
+        {
+            while (rows.Count < _options.MaxBatchRows && reader.TryRead(out var row)) rows.Add(row);
+            try
+            {
+                _spill.Append(rows);
+                Interlocked.Add(ref _spilled, rows.Count);
+                rows.Clear();
+            }
+            catch (Exception e)
+            {
+                Log.SpillFailed(_logger, rows.Count, _spill.Path, e);
+                if (_abort.IsCancellationRequested)
+                {
+                    Log.Lost(_logger, rows.Count, _spill.Path, e);
+                    rows.Clear();
+                    continue;
+                }
+                try
+                {
+                    await Task.Delay(_options.RetryMax, _time, _abort.Token);
+                }
+                catch (OperationCanceledException)
+                {
+                }
+            }
+        }
+    }
+
+    private static DateTimeOffset Max(DateTimeOffset a, DateTimeOffset b) => a > b ? a : b;
+}

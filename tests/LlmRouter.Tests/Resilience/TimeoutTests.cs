@@ -1,0 +1,83 @@
+using System.Diagnostics;
+using System.Net;
+using LlmRouter.Tests.Infrastructure;
+using Xunit.Abstractions;
+
+namespace LlmRouter.Tests.Resilience;
+
+/// <summary>
+/// A backend that stops answering is cut off by the router's own timeouts with the right error: 504 <c>timeout</c>
+/// when nothing came in <c>first_token_timeout</c> (after the retries), an error frame when a started stream goes
+/// quiet for <c>idle_timeout</c>.
+/// </summary>
+public sealed class TimeoutTests(ITestOutputHelper output)
+{
+    [Fact]
+    public async Task BackendHangsBeforeFirstToken_Returns504AfterRetries()
+    {
+        await using var cluster = await StartAsync(SimFault.Hang, new Dictionary<string, string>
+        {
+            ["first_token_timeout"] = "1",
+            ["num_retries"] = "2",
+        });
+        var clock = Stopwatch.StartNew();
+
+        using var response = await SendAsync(cluster, stream: false);
+
+        await OpenAiErrorAssert.IsErrorAsync(response, HttpStatusCode.GatewayTimeout, code: "timeout");
+        // One try and two retries, each given its full second (a lower bound holds on any machine).
+        Assert.True(clock.Elapsed >= TimeSpan.FromSeconds(2.9), $"Answered after {clock.Elapsed.TotalSeconds:0.0} s.");
+        var stats = await Eventually.UntilAsync(cluster.Simulators[0].Control.GetStatsAsync, s => s.Active == 0,
+            "the hung requests to be abandoned by the router");
+        Assert.Equal(3, stats.Received);
+        Assert.Equal(3, stats.Cancelled);
+    }
+
+    [Fact]
+    public async Task BackendHangs_TotalTimeoutBoundsTheWholeCallRetriesIncluded()
+    {
+        // timeout is the whole call (LiteLLM's meaning kept): retries must not each get it afresh.
+        await using var cluster = await StartAsync(SimFault.Hang, new Dictionary<string, string>
+        {
+            ["timeout"] = "2",
+            ["num_retries"] = "2",
+        });
+        var clock = Stopwatch.StartNew();
+
+        using var response = await SendAsync(cluster, stream: false);
+
+        await OpenAiErrorAssert.IsErrorAsync(response, HttpStatusCode.GatewayTimeout, code: "timeout");
+        output.WriteLine($"504 after {clock.Elapsed.TotalSeconds:0.00} s with timeout 2 s");
+        // Three attempts of 2 s each would take 6 s; the margin is for a loaded machine.
+        Assert.InRange(clock.Elapsed, TimeSpan.FromSeconds(1.9), TimeSpan.FromSeconds(4.5));
+    }
+
+    [Fact]
+    public async Task StreamStallsMidAnswer_EndsWithTimeoutErrorFrame()
+    {
+        await using var cluster = await StartAsync(SimFault.HangMid, new Dictionary<string, string> { ["idle_timeout"] = "1" });
+
+        using var response = await SendAsync(cluster, stream: true);
+
+        Assert.Equal(HttpStatusCode.OK, response.StatusCode);
+        using var sse = new SseReader(await response.Content.ReadAsStreamAsync());
+        var events = await sse.ReadAllEventsAsync();
+        Assert.DoesNotContain("[DONE]", events);
+        Assert.True(events.Count >= 2, $"Expected content frames, then an error frame:\n{sse.Raw}");
+        OpenAiErrorAssert.IsErrorJson(events[^1], code: "timeout");
+        await Eventually.UntilAsync(cluster.Simulators[0].Control.GetStatsAsync, s => s.Cancelled == 1,
+            "the stalled upstream request to be closed by the router");
+    }
+
+    private Task<Cluster> StartAsync(string fault, Dictionary<string, string> router) =>
+        Cluster.StartAsync(output,
+            [new SimulatorOptions { Fault = fault, FaultAfterTokens = 2, Tokens = 8 }],
+            sims => new RouterConfig
+            {
+                Deployments = [new("chat", $"ollama_chat/{RouterEnvironment.ChatModel}", sims[0].ApiBase, "sim-a")],
+                Router = router,
+            });
+
+    private static Task<HttpResponseMessage> SendAsync(Cluster cluster, bool stream) =>
+        cluster.Router.Http.SendStreamingAsync(Requests.Post("v1/chat/completions", Requests.Chat("chat", "hello", stream)));
+}

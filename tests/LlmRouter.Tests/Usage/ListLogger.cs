@@ -1,0 +1,19 @@
+using Microsoft.Extensions.Logging;
+using System.Collections.Concurrent;
+
+namespace LlmRouter.Tests.Usage;
+
+/// <summary>Keeps formatted log lines so a test can check what was said, and how often.</summary>
+internal sealed class ListLogger : ILogger
+{
+    private readonly ConcurrentQueue<string> _messages = new();
+
+    public IReadOnlyCollection<string> Messages => _messages;
+
+    public IDisposable? BeginScope<TState>(TState state) where TState : notnull => null;
+
+    public bool IsEnabled(LogLevel logLevel) => true;
+
+    public void Log<TState>(LogLevel logLevel, EventId eventId, TState state, Exception? exception, Func<TState, Exception?, string> formatter) =>
+        _messages.Enqueue($"{logLevel}: {formatter(state, exception)}");
+}
