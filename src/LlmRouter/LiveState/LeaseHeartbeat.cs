@@ -39,7 +39,7 @@ internal sealed partial class LeaseHeartbeat(RedisLiveState state, RedisConnecti
                 foreach (var handler in handlers.GetInvocationList().Cast<Func<Task>>()) await handler();
             }
         }
-        catch (Exception e) when (e is StackExchange.Redis.RedisException or TimeoutException)
+        catch (Exception e) when (e is StackExchange.Redis.RedisException or Resp.RedisScriptException or TimeoutException)
         {
             // Redis is away; RedisConnection has said so once. Local leases were renewed before the Redis call.
         }

@@ -1,3 +1,5 @@
+using LlmRouter.LiveState.Resp;
+
 namespace LlmRouter.LiveState;
 
 /// <summary>
@@ -11,6 +13,12 @@ internal static class LiveScripts
     public const int KeysPerCandidate = 6;
     public const int FixedArgs = 18;
     public const int ArgsPerCandidate = 3;
+
+    public static readonly LuaScript AdmitScript = new(Admit);
+    public static readonly LuaScript SettleScript = new(Settle);
+    public static readonly LuaScript RenewScript = new(Renew);
+    /// <summary>Loaded on every new script connection, so calls can send just the digest.</summary>
+    public static readonly IReadOnlyList<LuaScript> All = [AdmitScript, SettleScript, RenewScript];
 
     /// <summary>
     /// KEYS: key leases, key rpm, key tpm, key quota, key budget; then per candidate: leases, backend leases,

@@ -1,7 +1,7 @@
 using System.Collections.Concurrent;
 using System.Globalization;
 using LlmRouter.Configuration;
-using StackExchange.Redis;
+using LlmRouter.LiveState.Resp;
 
 namespace LlmRouter.LiveState;
 
@@ -17,18 +17,17 @@ internal sealed partial class RedisLiveState(RedisConnection redis, LocalLiveSta
     private long _roundTrips;
     private int _fallbackLogged;
 
-    public bool IsShared => redis.IsConnected;
+    public bool IsShared => redis.Scripts is { IsConnected: true };
     public event Action<string>? SlotReleased;
 
     /// <summary>Redis calls made for requests (admission + settle), for the benchmark's hot-path accounting.</summary>
     public long RoundTrips => Interlocked.Read(ref _roundTrips);
 
-
     public async ValueTask<AdmissionResult> AdmitAsync(AdmissionRequest request)
     {
-        var db = redis.Database;
+        var scripts = redis.Scripts;
         AdmissionResult result;
-        if (db is null)
+        if (scripts is not { IsConnected: true })
         {
             result = await local.AdmitAsync(request);
         }
@@ -36,10 +35,10 @@ internal sealed partial class RedisLiveState(RedisConnection redis, LocalLiveSta
         {
             try
             {
-                result = await AdmitSharedAsync(db, request);
+                result = await AdmitSharedAsync(scripts, request);
                 Volatile.Write(ref _fallbackLogged, 0);
             }
-            catch (Exception e) when (e is RedisException or TimeoutException)
+            catch (RedisScriptException e)
             {
                 // Once per outage, not once per request.
                 if (Interlocked.Exchange(ref _fallbackLogged, 1) == 0) Log.Fallback(logger, e.GetType().Name);
@@ -51,14 +50,14 @@ internal sealed partial class RedisLiveState(RedisConnection redis, LocalLiveSta
         return result;
     }
 
-    private async Task<AdmissionResult> AdmitSharedAsync(IDatabase db, AdmissionRequest request)
+    private async Task<AdmissionResult> AdmitSharedAsync(RedisScriptPipe scripts, AdmissionRequest request)
     {
         var now = request.Now;
         var nowMs = now.ToUnixTimeMilliseconds();
         var minute = TimeBuckets.Minute(now);
         var candidates = request.Candidates;
-        var keys = new RedisKey[LiveScripts.KeySlots + candidates.Count * LiveScripts.KeysPerCandidate];
-        var args = new RedisValue[LiveScripts.FixedArgs + candidates.Count * LiveScripts.ArgsPerCandidate];
+        var keys = new string[LiveScripts.KeySlots + candidates.Count * LiveScripts.KeysPerCandidate];
+        var args = new RespArg[LiveScripts.FixedArgs + candidates.Count * LiveScripts.ArgsPerCandidate];
         var key = request.Key;
         var keyId = key?.KeyId ?? Guid.Empty;
         keys[0] = LiveKeys.KeyLeases(keyId);
@@ -102,18 +101,17 @@ internal sealed partial class RedisLiveState(RedisConnection redis, LocalLiveSta
         }
 
         Interlocked.Increment(ref _roundTrips);
-        var reply = (RedisResult[])(await db.ScriptEvaluateAsync(LiveScripts.Admit, keys, args))!;
-        var status = (string)reply[0]!;
-        var chosen = (int)reply[1];
-        var retryMs = (long)reply[2];
-        var remainingRequests = (long)reply[3];
-        var remainingTokens = (long)reply[4];
+        var reply = (await scripts.EvalAsync(LiveScripts.AdmitScript, keys, args)).Items;
+        var status = reply[0].Text;
+        var chosen = (int)reply[1].ToInt64();
+        var retryMs = reply[2].ToInt64();
+        var remainingRequests = reply[3].ToInt64();
+        var remainingTokens = reply[4].ToInt64();
         var stats = new Dictionary<string, DeploymentStats>(candidates.Count, StringComparer.Ordinal);
         for (var i = 0; i < candidates.Count && 5 + i * 4 + 3 < reply.Length; i++)
         {
             var o = 5 + i * 4;
-            stats[candidates[i].Id] = new DeploymentStats((int)reply[o],
-                double.Parse((string)reply[o + 1]!, CultureInfo.InvariantCulture), (long)reply[o + 2], (long)reply[o + 3]);
+            stats[candidates[i].Id] = new DeploymentStats((int)reply[o].ToInt64(), reply[o + 1].ToDouble(), reply[o + 2].ToInt64(), reply[o + 3].ToInt64());
         }
         return status switch
         {
@@ -166,9 +164,9 @@ internal sealed partial class RedisLiveState(RedisConnection redis, LocalLiveSta
                 KeyHold = hold is { Shared: true } ? hold : null,
             };
             // A shared lease that cannot be released now simply expires with its TTL.
-            if ((shared.Lease is not null || shared.KeyHold is not null) && redis.Database is { } db) await SettleSharedAsync(db, shared);
+            if ((shared.Lease is not null || shared.KeyHold is not null) && redis.Scripts is { IsConnected: true } scripts) await SettleSharedAsync(scripts, shared);
         }
-        catch (Exception e) when (e is RedisException or TimeoutException)
+        catch (RedisScriptException e)
         {
             Log.SettleFailed(logger, lease?.Deployment.Id ?? "-", e.GetType().Name);
         }
@@ -178,29 +176,29 @@ internal sealed partial class RedisLiveState(RedisConnection redis, LocalLiveSta
         }
     }
 
-    private async Task SettleSharedAsync(IDatabase db, SettleRequest request)
+    private async Task SettleSharedAsync(RedisScriptPipe scripts, SettleRequest request)
     {
         var lease = request.Lease;
         var hold = request.KeyHold;
         var depId = lease?.Deployment.Id ?? "-";
         var key = hold?.Key;
         var keyId = key?.KeyId ?? Guid.Empty;
-        RedisKey[] keys =
+        string[] keys =
         [
             LiveKeys.DeploymentLeases(depId), LiveKeys.BackendLeases(lease?.Deployment.BackendId ?? "-"), LiveKeys.KeyLeases(keyId),
             LiveKeys.KeyTokens(keyId, hold?.MinuteBucket ?? "-"), LiveKeys.KeyQuota(keyId, key?.QuotaBucket ?? "lifetime"),
             LiveKeys.KeyBudget(keyId, key?.QuotaBucket ?? "lifetime"), LiveKeys.DeploymentTokens(depId, TimeBuckets.Minute(request.Now)),
             LiveKeys.Failures(depId), LiveKeys.Cooldown(depId), LiveKeys.Ttft(depId),
         ];
-        RedisValue[] args =
+        RespArg[] args =
         [
-            lease?.Id ?? "", key is null ? 0 : 1, request.ActualTokens - (key?.ReserveTokens ?? 0), request.ActualMicros - (key?.ReserveMicros ?? 0),
-            request.ActualTokens, request.Failed ? 1 : 0, request.Now.ToUnixTimeMilliseconds(), request.AllowedFails,
+            lease?.Id ?? "", key is null ? 0L : 1L, request.ActualTokens - (key?.ReserveTokens ?? 0), request.ActualMicros - (key?.ReserveMicros ?? 0),
+            request.ActualTokens, request.Failed ? 1L : 0L, request.Now.ToUnixTimeMilliseconds(), (long)request.AllowedFails,
             (long)request.FailureWindow.TotalMilliseconds, (long)request.CooldownTime.TotalMilliseconds,
-            request.TtftMs is { } ttft ? Math.Round(ttft, 3) : -1, hold?.RequestId ?? "",
+            request.TtftMs is { } ttft ? Math.Round(ttft, 3) : -1L, hold?.RequestId ?? "",
         ];
         Interlocked.Increment(ref _roundTrips);
-        await db.ScriptEvaluateAsync(LiveScripts.Settle, keys, args);
+        await scripts.EvalAsync(LiveScripts.SettleScript, keys, args);
     }
 
     /// <summary>
@@ -213,9 +211,9 @@ internal sealed partial class RedisLiveState(RedisConnection redis, LocalLiveSta
         var holds = _holds.Values.ToArray();
         var expiry = now + leaseTtl;
         local.Renew(leases.Where(l => !l.Shared), holds.Where(h => !h.Shared), expiry);
-        if (redis.Database is not { } db) return;
-        var keys = new List<RedisKey>();
-        var args = new List<RedisValue> { expiry.ToUnixTimeMilliseconds(), rebuild ? 1 : 0, (long)(leaseTtl.TotalMilliseconds * 2) };
+        if (redis.Scripts is not { IsConnected: true } scripts) return;
+        var keys = new List<string>();
+        var args = new List<RespArg> { expiry.ToUnixTimeMilliseconds(), rebuild ? 1L : 0L, (long)(leaseTtl.TotalMilliseconds * 2) };
         foreach (var lease in leases.Where(l => l.Shared && !l.IsSettled))
         {
             keys.Add(LiveKeys.DeploymentLeases(lease.Deployment.Id));
@@ -228,7 +226,7 @@ internal sealed partial class RedisLiveState(RedisConnection redis, LocalLiveSta
             keys.Add(LiveKeys.KeyLeases(hold.Key.KeyId));
             args.Add(hold.RequestId);
         }
-        if (keys.Count > 0) await db.ScriptEvaluateAsync(LiveScripts.Renew, keys.ToArray(), args.ToArray());
+        if (keys.Count > 0) await scripts.EvalAsync(LiveScripts.RenewScript, keys, args);
     }
 
     private static partial class Log

@@ -134,7 +134,7 @@ public sealed class RedisLiveStateTests : LiveStateContract, IClassFixture<Redis
                 await state.RenewAsync(Clock.GetUtcNow(), TimeSpan.FromSeconds(15), rebuild: true);
                 return true;
             }
-            catch (RedisConnectionException)
+            catch (Exception e) when (e is RedisConnectionException or LlmRouter.LiveState.Resp.RedisScriptException)
             {
                 return false;
             }
