@@ -74,17 +74,26 @@ internal sealed class RouterService : IAsyncDisposable
     /// </summary>
     public async Task<string?> MintKeyAsync()
     {
-        using var request = new HttpRequestMessage(HttpMethod.Post, "admin/keys")
+        // 503 while the schema migrations run at start-up.
+        for (var attempt = 0; ; attempt++)
         {
-            Content = new StringContent("""{"alias":"bench","rpm_limit":1000000000,"tpm_limit":1000000000000}""", Encoding.UTF8, "application/json"),
-        };
-        request.Headers.Authorization = new AuthenticationHeaderValue("Bearer", MasterKey);
-        using var response = await _http.SendAsync(request);
-        if (response.StatusCode == System.Net.HttpStatusCode.NotFound) return null;
-        var body = await response.Content.ReadAsStringAsync();
-        if (!response.IsSuccessStatusCode) throw new InvalidOperationException($"POST /admin/keys answered {(int)response.StatusCode}: {body}");
-        using var json = JsonDocument.Parse(body);
-        return json.RootElement.GetProperty("key").GetString();
+            using var request = new HttpRequestMessage(HttpMethod.Post, "admin/keys")
+            {
+                Content = new StringContent("""{"alias":"bench","rpm_limit":1000000000,"tpm_limit":1000000000000}""", Encoding.UTF8, "application/json"),
+            };
+            request.Headers.Authorization = new AuthenticationHeaderValue("Bearer", MasterKey);
+            using var response = await _http.SendAsync(request);
+            if (response.StatusCode == System.Net.HttpStatusCode.NotFound) return null;
+            var body = await response.Content.ReadAsStringAsync();
+            if (response.StatusCode == System.Net.HttpStatusCode.ServiceUnavailable && attempt < 300)
+            {
+                await Task.Delay(200);
+                continue;
+            }
+            if (!response.IsSuccessStatusCode) throw new InvalidOperationException($"POST /admin/keys answered {(int)response.StatusCode}: {body}");
+            using var json = JsonDocument.Parse(body);
+            return json.RootElement.GetProperty("key").GetString();
+        }
     }
 
     /// <summary>One counter from GET /metrics (Prometheus text), or null when the endpoint or the counter is missing.</summary>
