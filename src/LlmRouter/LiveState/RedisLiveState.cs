@@ -60,11 +60,14 @@ internal sealed partial class RedisLiveState(RedisConnection redis, LocalLiveSta
         var args = new RespArg[LiveScripts.FixedArgs + candidates.Count * LiveScripts.ArgsPerCandidate];
         var key = request.Key;
         var keyId = key?.KeyId ?? Guid.Empty;
-        keys[0] = LiveKeys.KeyLeases(keyId);
-        keys[1] = LiveKeys.KeyRequests(keyId, minute);
-        keys[2] = LiveKeys.KeyTokens(keyId, minute);
-        keys[3] = LiveKeys.KeyQuota(keyId, key?.QuotaBucket ?? "lifetime");
-        keys[4] = LiveKeys.KeyBudget(keyId, key?.QuotaBucket ?? "lifetime");
+        var keyNames = LiveKeyNames.Of(keyId);
+        var keyMinute = keyNames.In(minute);
+        var keyPeriod = keyNames.InPeriod(key?.QuotaBucket ?? "lifetime");
+        keys[0] = keyNames.Leases;
+        keys[1] = keyMinute.Requests;
+        keys[2] = keyMinute.Tokens;
+        keys[3] = keyPeriod.Quota;
+        keys[4] = keyPeriod.Budget;
         var ttlMs = (long)(request.LeaseTtl.TotalMilliseconds * 2);
         args[0] = nowMs;
         args[1] = request.LeaseId;
@@ -88,12 +91,14 @@ internal sealed partial class RedisLiveState(RedisConnection redis, LocalLiveSta
         {
             var d = candidates[i];
             var k = LiveScripts.KeySlots + i * LiveScripts.KeysPerCandidate;
-            keys[k] = LiveKeys.DeploymentLeases(d.Id);
-            keys[k + 1] = LiveKeys.BackendLeases(d.BackendId);
-            keys[k + 2] = LiveKeys.Cooldown(d.Id);
-            keys[k + 3] = LiveKeys.DeploymentRequests(d.Id, minute);
-            keys[k + 4] = LiveKeys.DeploymentTokens(d.Id, minute);
-            keys[k + 5] = LiveKeys.Ttft(d.Id);
+            var names = LiveKeyNames.Of(d);
+            var perMinute = names.In(minute);
+            keys[k] = names.Leases;
+            keys[k + 1] = names.BackendLeases;
+            keys[k + 2] = names.Cooldown;
+            keys[k + 3] = perMinute.Requests;
+            keys[k + 4] = perMinute.Tokens;
+            keys[k + 5] = names.Ttft;
             var a = LiveScripts.FixedArgs + i * LiveScripts.ArgsPerCandidate;
             args[a] = d.MaxParallelRequests ?? -1;
             args[a + 1] = d.Rpm ?? -1;
@@ -176,19 +181,23 @@ internal sealed partial class RedisLiveState(RedisConnection redis, LocalLiveSta
         }
     }
 
+    private static readonly DeploymentNames NoDeployment = new("-", "-");
+    private static readonly string NoMinute = LiveKeys.KeyTokens(Guid.Empty, "-");
+
     private async Task SettleSharedAsync(RedisScriptPipe scripts, SettleRequest request)
     {
         var lease = request.Lease;
         var hold = request.KeyHold;
-        var depId = lease?.Deployment.Id ?? "-";
         var key = hold?.Key;
-        var keyId = key?.KeyId ?? Guid.Empty;
+        var keyNames = LiveKeyNames.Of(key?.KeyId ?? Guid.Empty);
+        var period = keyNames.InPeriod(key?.QuotaBucket ?? "lifetime");
+        // Without a slot to release (only a key hold), the deployment keys are placeholders the script leaves alone.
+        var deployment = lease is null ? NoDeployment : LiveKeyNames.Of(lease.Deployment);
         string[] keys =
         [
-            LiveKeys.DeploymentLeases(depId), LiveKeys.BackendLeases(lease?.Deployment.BackendId ?? "-"), LiveKeys.KeyLeases(keyId),
-            LiveKeys.KeyTokens(keyId, hold?.MinuteBucket ?? "-"), LiveKeys.KeyQuota(keyId, key?.QuotaBucket ?? "lifetime"),
-            LiveKeys.KeyBudget(keyId, key?.QuotaBucket ?? "lifetime"), LiveKeys.DeploymentTokens(depId, TimeBuckets.Minute(request.Now)),
-            LiveKeys.Failures(depId), LiveKeys.Cooldown(depId), LiveKeys.Ttft(depId),
+            deployment.Leases, deployment.BackendLeases, keyNames.Leases,
+            hold is null ? NoMinute : keyNames.In(hold.MinuteBucket).Tokens, period.Quota, period.Budget,
+            deployment.In(TimeBuckets.Minute(request.Now)).Tokens, deployment.Failures, deployment.Cooldown, deployment.Ttft,
         ];
         RespArg[] args =
         [

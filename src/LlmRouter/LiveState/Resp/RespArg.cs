@@ -9,21 +9,20 @@ namespace LlmRouter.LiveState.Resp;
 internal readonly struct RespArg
 {
     private readonly string? _text;
-    private readonly long _integer;
-    private readonly double _real;
+    /// <summary>The integer, or the double's bits.</summary>
+    private readonly long _number;
     private readonly byte _kind; // 0 text, 1 integer, 2 real
 
-    private RespArg(string? text, long integer, double real, byte kind)
+    private RespArg(string? text, long number, byte kind)
     {
         _text = text;
-        _integer = integer;
-        _real = real;
+        _number = number;
         _kind = kind;
     }
 
-    public static implicit operator RespArg(string text) => new(text, 0, 0, 0);
-    public static implicit operator RespArg(long integer) => new(null, integer, 0, 1);
-    public static implicit operator RespArg(double real) => new(null, 0, real, 2);
+    public static implicit operator RespArg(string text) => new(text, 0, 0);
+    public static implicit operator RespArg(long integer) => new(null, integer, 1);
+    public static implicit operator RespArg(double real) => new(null, BitConverter.DoubleToInt64Bits(real), 2);
 
     /// <summary>Appends <c>$len\r\nbytes\r\n</c>.</summary>
     public void WriteTo(IBufferWriter<byte> output)
@@ -34,11 +33,11 @@ internal readonly struct RespArg
         switch (_kind)
         {
             case 1:
-                Utf8Formatter.TryFormat(_integer, number, out written);
+                Utf8Formatter.TryFormat(_number, number, out written);
                 bytes = number[..written];
                 break;
             case 2:
-                _real.TryFormat(number, out written, "R", CultureInfo.InvariantCulture);
+                BitConverter.Int64BitsToDouble(_number).TryFormat(number, out written, "R", CultureInfo.InvariantCulture);
                 bytes = number[..written];
                 break;
             default:
