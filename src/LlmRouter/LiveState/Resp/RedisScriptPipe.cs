@@ -336,7 +336,9 @@ internal sealed partial class RedisScriptPipe : IAsyncDisposable
 
     private sealed class Pending
     {
-        private readonly TaskCompletionSource<RespValue> _reply = new(TaskCreationOptions.RunContinuationsAsynchronously);
+        // The caller continues on the reader's thread, as any socket completion does (see InlineIo): replies are taken
+        // off the queue before any caller runs, and no caller blocks.
+        private readonly TaskCompletionSource<RespValue> _reply = new();
 
         public long StartedAt { get; } = Stopwatch.GetTimestamp();
         public Task<RespValue> Task => _reply.Task;
