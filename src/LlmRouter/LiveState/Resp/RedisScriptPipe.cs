@@ -336,9 +336,7 @@ internal sealed partial class RedisScriptPipe : IAsyncDisposable
 
     private sealed class Pending
     {
-        // The caller continues on the reader's thread, as any socket completion does (see InlineIo): replies are taken
-        // off the queue before any caller runs, and no caller blocks.
-        private readonly TaskCompletionSource<RespValue> _reply = new();
+        private readonly TaskCompletionSource<RespValue> _reply = new(TaskCreationOptions.RunContinuationsAsynchronously);
 
         public long StartedAt { get; } = Stopwatch.GetTimestamp();
         public Task<RespValue> Task => _reply.Task;
