@@ -25,34 +25,34 @@ internal sealed class ChatAnswerWriter(string model, bool stream, bool includeUs
             Aggregate(chunk);
             return;
         }
-        BeginFrame(output);
-        output.Write("\"choices\":[{\"index\":0,\"delta\":{"u8);
+        var frame = BeginFrame();
+        frame.Write("\"choices\":[{\"index\":0,\"delta\":{"u8);
         var comma = false;
         if (!_roleSent)
         {
-            output.Write("\"role\":\"assistant\""u8);
+            frame.Write("\"role\":\"assistant\""u8);
             _roleSent = true;
             comma = true;
         }
         if (chunk.ReasoningJson.WrittenCount > 0)
         {
-            if (comma) output.Write(","u8);
-            output.Write("\"reasoning_content\":"u8);
-            WriteQuoted(output, chunk.ReasoningJson.WrittenSpan);
+            if (comma) frame.Write(","u8);
+            frame.Write("\"reasoning_content\":"u8);
+            WriteQuoted(frame, chunk.ReasoningJson.WrittenSpan);
             comma = true;
         }
         if (chunk.ContentJson.WrittenCount > 0 || chunk.ToolCalls.Count == 0)
         {
-            if (comma) output.Write(","u8);
-            output.Write("\"content\":"u8);
-            WriteQuoted(output, chunk.ContentJson.WrittenSpan);
+            if (comma) frame.Write(","u8);
+            frame.Write("\"content\":"u8);
+            WriteQuoted(frame, chunk.ContentJson.WrittenSpan);
             comma = true;
         }
         if (chunk.ToolCalls.Count > 0)
         {
-            if (comma) output.Write(","u8);
-            output.Write("\"tool_calls\":"u8);
-            using (var writer = new Utf8JsonWriter(output, JsonOptions))
+            if (comma) frame.Write(","u8);
+            frame.Write("\"tool_calls\":"u8);
+            using (var writer = new Utf8JsonWriter(frame, JsonOptions))
             {
                 writer.WriteStartArray();
                 foreach (var call in chunk.ToolCalls) WriteToolCall(writer, _toolIndex++, call);
@@ -60,7 +60,7 @@ internal sealed class ChatAnswerWriter(string model, bool stream, bool includeUs
             }
             SawToolCalls = true;
         }
-        output.Write("},\"logprobs\":null,\"finish_reason\":null}]}"u8);
+        frame.Write("},\"logprobs\":null,\"finish_reason\":null}]}"u8);
         EndFrame(output);
     }
 
@@ -69,15 +69,15 @@ internal sealed class ChatAnswerWriter(string model, bool stream, bool includeUs
         // An empty answer still opens with the role, as OpenAI's streams do.
         if (!_roleSent)
         {
-            BeginFrame(output);
-            output.Write("\"choices\":[{\"index\":0,\"delta\":{\"role\":\"assistant\",\"content\":\"\"},\"logprobs\":null,\"finish_reason\":null}]}"u8);
+            var opening = BeginFrame();
+            opening.Write("\"choices\":[{\"index\":0,\"delta\":{\"role\":\"assistant\",\"content\":\"\"},\"logprobs\":null,\"finish_reason\":null}]}"u8);
             EndFrame(output);
             _roleSent = true;
         }
-        BeginFrame(output);
-        output.Write("\"choices\":[{\"index\":0,\"delta\":{},\"logprobs\":null,\"finish_reason\":"u8);
-        WriteFinishReason(output, finishReason);
-        output.Write("}]}"u8);
+        var frame = BeginFrame();
+        frame.Write("\"choices\":[{\"index\":0,\"delta\":{},\"logprobs\":null,\"finish_reason\":"u8);
+        WriteFinishReason(frame, finishReason);
+        frame.Write("}]}"u8);
         EndFrame(output);
     }
 

@@ -23,19 +23,19 @@ internal sealed class CompletionAnswerWriter(string model, bool stream, bool inc
             else (_text ??= new ArrayBufferWriter<byte>(1024)).Write(chunk.ContentJson.WrittenSpan);
             return;
         }
-        BeginFrame(output);
-        output.Write("\"choices\":[{\"text\":"u8);
-        WriteQuoted(output, chunk.ContentJson.WrittenSpan);
-        output.Write(",\"index\":0,\"logprobs\":null,\"finish_reason\":null}]}"u8);
+        var frame = BeginFrame();
+        frame.Write("\"choices\":[{\"text\":"u8);
+        WriteQuoted(frame, chunk.ContentJson.WrittenSpan);
+        frame.Write(",\"index\":0,\"logprobs\":null,\"finish_reason\":null}]}"u8);
         EndFrame(output);
     }
 
     protected override void WriteFinishFrame(IBufferWriter<byte> output, string finishReason)
     {
-        BeginFrame(output);
-        output.Write("\"choices\":[{\"text\":\"\",\"index\":0,\"logprobs\":null,\"finish_reason\":"u8);
-        WriteFinishReason(output, finishReason);
-        output.Write("}]}"u8);
+        var frame = BeginFrame();
+        frame.Write("\"choices\":[{\"text\":\"\",\"index\":0,\"logprobs\":null,\"finish_reason\":"u8);
+        WriteFinishReason(frame, finishReason);
+        frame.Write("}]}"u8);
         EndFrame(output);
     }
 

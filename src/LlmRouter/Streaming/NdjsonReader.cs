@@ -1,17 +1,19 @@
 using System.Buffers;
-using System.IO.Pipelines;
 
 namespace LlmRouter.Streaming;
 
 /// <summary>
-/// Splits a response body into lines as bytes arrive, without waiting for more than one line.
-/// The line handed to the callback is valid only during the call.
+/// Splits a response body into lines as bytes arrive, without waiting for more than one line. One pooled buffer per
+/// body, read into directly (no pipe, no per-read segments or cancellation registrations of its own): the per-chunk
+/// path of every stream goes through here. The line handed to the callback is valid only during the call.
 /// </summary>
 internal sealed class NdjsonReader(Stream body) : IAsyncDisposable
 {
-    private readonly PipeReader _reader = PipeReader.Create(body, new StreamPipeReaderOptions(bufferSize: 16 * 1024, minimumReadSize: 1024));
-    private ReadOnlySequence<byte> _buffer;
-    private bool _holding;
+    private const int InitialSize = 16 * 1024;
+    private const int MinimumRead = 1024;
+    private byte[]? _buffer = ArrayPool<byte>.Shared.Rent(InitialSize);
+    private int _start;
+    private int _end;
     private bool _completed;
 
     public delegate void LineHandler<TState>(in ReadOnlySequence<byte> line, TState state);
@@ -19,55 +21,75 @@ internal sealed class NdjsonReader(Stream body) : IAsyncDisposable
     /// <summary>Hands the next non-blank line to <paramref name="handler"/>; false at the end of the body.</summary>
     public async ValueTask<bool> ReadLineAsync<TState>(LineHandler<TState> handler, TState state, CancellationToken cancellationToken)
     {
+        var buffer = _buffer ?? throw new ObjectDisposedException(nameof(NdjsonReader));
         while (true)
         {
-            if (_holding)
+            var newline = buffer.AsSpan(_start, _end - _start).IndexOf((byte)'\n');
+            if (newline >= 0)
             {
-                var newline = _buffer.PositionOf((byte)'\n');
-                if (newline is { } position)
-                {
-                    var line = _buffer.Slice(0, position);
-                    _buffer = _buffer.Slice(_buffer.GetPosition(1, position));
-                    if (IsBlank(line)) continue;
-                    handler(line, state);
-                    return true;
-                }
-                if (_completed)
-                {
-                    // A last line without its newline still counts (a static server's JSON, say).
-                    var rest = _buffer;
-                    _buffer = default;
-                    if (IsBlank(rest)) return false;
-                    handler(rest, state);
-                    return true;
-                }
-                _reader.AdvanceTo(_buffer.Start, _buffer.End);
-                _holding = false;
+                var line = new ReadOnlySequence<byte>(buffer, _start, newline);
+                _start += newline + 1;
+                if (IsBlank(line.FirstSpan)) continue;
+                handler(line, state);
+                return true;
             }
-            if (_completed) return false;
-            var result = await _reader.ReadAsync(cancellationToken);
-            _buffer = result.Buffer;
-            _completed = result.IsCompleted;
-            _holding = true;
+            if (_completed)
+            {
+                // A last line without its newline still counts (a static server's JSON, say).
+                var rest = new ReadOnlySequence<byte>(buffer, _start, _end - _start);
+                _start = _end;
+                if (IsBlank(rest.FirstSpan)) return false;
+                handler(rest, state);
+                return true;
+            }
+            buffer = MakeRoom(buffer);
+            var read = await body.ReadAsync(buffer.AsMemory(_end), cancellationToken);
+            if (read == 0) _completed = true;
+            _end += read;
         }
     }
 
-    private static bool IsBlank(in ReadOnlySequence<byte> line)
+    /// <summary>
+    /// Leaves at least <see cref="MinimumRead"/> bytes free after the unread part: moves it to the front, or into a buffer
+    /// twice the size when one line nearly fills the whole buffer.
+    /// </summary>
+    private byte[] MakeRoom(byte[] buffer)
     {
-        foreach (var segment in line)
+        if (_start == _end)
         {
-            foreach (var b in segment.Span)
-            {
-                if (b is not ((byte)' ' or (byte)'\r' or (byte)'\t')) return false;
-            }
+            _start = _end = 0;
+            return buffer;
+        }
+        if (buffer.Length - _end >= MinimumRead) return buffer;
+        var unread = _end - _start;
+        var target = buffer.Length - unread >= MinimumRead ? buffer : ArrayPool<byte>.Shared.Rent(buffer.Length * 2);
+        buffer.AsSpan(_start, _end - _start).CopyTo(target);
+        _end -= _start;
+        _start = 0;
+        if (!ReferenceEquals(target, buffer))
+        {
+            ArrayPool<byte>.Shared.Return(buffer);
+            _buffer = target;
+        }
+        return target;
+    }
+
+    private static bool IsBlank(ReadOnlySpan<byte> line)
+    {
+        foreach (var b in line)
+        {
+            if (b is not ((byte)' ' or (byte)'\r' or (byte)'\t')) return false;
         }
         return true;
     }
 
     public async ValueTask DisposeAsync()
     {
-        if (_holding) _reader.AdvanceTo(_buffer.End);
-        _holding = false;
-        await _reader.CompleteAsync();
+        if (_buffer is { } buffer)
+        {
+            _buffer = null;
+            ArrayPool<byte>.Shared.Return(buffer);
+        }
+        await body.DisposeAsync();
     }
 }
