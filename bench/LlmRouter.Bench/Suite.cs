@@ -26,6 +26,7 @@ internal static class Suite
             report.RouterAuth = env.KeyKind;
             Log("warming up every path until its latency settles ...");
             foreach (var path in env.Paths) await Warmup.RunAsync(path, Log);
+            await Warmup.UntilJitSettlesAsync(env.Path(BenchPath.Router), env.Router, Log);
 
             if (only.Contains("1"))
             {

@@ -14,10 +14,12 @@ internal static class Phase3Concurrency
 {
     public static readonly int[] Steps = [1, 8, 64, 256, 1000];
 
-    private sealed record StepRun(string Path, int Streams, StreamRun Run, double BaselineBytes, double PeakBytes)
+    private sealed record StepRun(string Path, int Streams, StreamRun Run, double BaselineBytes, double PeakBytes, TimeSpan ProxyCpu)
     {
         public bool Sustained => Run.ChunksDelivered == Run.ChunksExpected && Run.Stalls == 0 && Run.ErrorRate < 0.001;
         public double BytesPer1000 => (PeakBytes - BaselineBytes) * 1000.0 / Streams;
+        /// <summary>The proxy's CPU time for the step (whole requests included) per chunk relayed.</summary>
+        public double CpuMicrosPerChunk => Run.ChunksDelivered == 0 ? double.NaN : ProxyCpu.TotalMicroseconds / Run.ChunksDelivered;
     }
 
     public static async Task RunAsync(BenchPath[] paths, int repeats, BenchReport report, Action<string> log)
@@ -28,18 +30,14 @@ internal static class Phase3Concurrency
         {
             foreach (var streams in Steps)
             {
-                var directHeld = true;
                 foreach (var path in Phase1Latency.Rotate(paths, rep))
                 {
                     var run = await StepAsync(path, streams, interval);
                     runs.Add(run);
-                    if (path.IsDirect) directHeld = run.Sustained;
                     log($"  run {rep + 1} {streams,4} streams {path.Name,-9}: {(run.Sustained ? "sustained" : "NOT sustained")}, chunks {run.Run.ChunksDelivered}/{run.Run.ChunksExpected}, " +
                         $"stalls {run.Run.Stalls}, failed {run.Run.Failed}, max gap {run.Run.MaxGapMillis:0.0} ms, chunk p99 {Stats.PercentileOfSorted(run.Run.ChunkLatencyMicros, 99):0} µs" +
-                        (path.Proxy is null ? "" : $", RSS +{(run.PeakBytes - run.BaselineBytes) / 1048576:0.0} MiB"));
+                        (path.Proxy is null ? "" : $", RSS +{(run.PeakBytes - run.BaselineBytes) / 1048576:0.0} MiB, CPU {run.CpuMicrosPerChunk:0} µs/chunk"));
                 }
-                // Past what the direct path holds, the client's own core is the limit: stop this run's steps here.
-                if (!directHeld) break;
             }
         }
 
@@ -62,12 +60,17 @@ internal static class Phase3Concurrency
             Format.Spread(At(BenchPath.Direct, r => Stats.PercentileOfSorted(r.Run.ChunkLatencyMicros, 99)), Format.Micros),
             Format.Spread(At(BenchPath.Nginx, r => Stats.PercentileOfSorted(r.Run.ChunkLatencyMicros, 99)), Format.Micros),
             Format.Spread(At(BenchPath.Router, r => Stats.PercentileOfSorted(r.Run.ChunkLatencyMicros, 99)), Format.Micros), "", null));
+        var cpuStep = Math.Min(256, memoryStep);
+        Repeated Cpu(string path) => Repeated.Of(runs.Where(r => r.Path == path && r.Streams == cpuStep).Select(r => r.CpuMicrosPerChunk));
+        report.Rows.Add(new Row("3 concurrency", $"proxy CPU per streamed chunk (at {cpuStep} streams)", "",
+            Format.Spread(Cpu(BenchPath.Nginx), Format.Micros), Format.Spread(Cpu(BenchPath.Router), Format.Micros), "reported next to nginx", null));
         report.Rows.Add(new Row("3 concurrency", $"proxy RSS per 1,000 open streams (measured at {memoryStep})", "",
             Format.Spread(At(BenchPath.Nginx, r => r.BytesPer1000), Format.MiB), Format.Spread(At(BenchPath.Router, r => r.BytesPer1000), Format.MiB),
             "reported next to nginx", null));
         report.Raw["phase3"] = runs.Select(r => new
         {
             path = r.Path, streams = r.Streams, sustained = r.Sustained, baseline_rss = r.BaselineBytes, peak_rss = r.PeakBytes,
+            cpu_us_per_chunk = r.CpuMicrosPerChunk,
             run = Phase2Streaming.Summary(r.Run),
         }).ToArray();
     }
@@ -76,6 +79,7 @@ internal static class Phase3Concurrency
     {
         await Task.Delay(300);
         double baseline = path.Proxy?.RssBytes() ?? 0;
+        var cpuBefore = path.Proxy?.CpuTime() ?? TimeSpan.Zero;
         double peak = baseline;
         using var stop = new CancellationTokenSource();
         var sampler = Task.Run(async () =>
@@ -98,6 +102,7 @@ internal static class Phase3Concurrency
         var run = await StreamLoad.ConcurrentAsync(path.Stream, path.StreamRequest, streams, BenchEnvironment.StreamTokens, interval, spread, timeout.Token);
         await stop.CancelAsync();
         await sampler;
-        return new StepRun(path.Name, streams, run, baseline, peak);
+        var cpu = (path.Proxy?.CpuTime() ?? TimeSpan.Zero) - cpuBefore;
+        return new StepRun(path.Name, streams, run, baseline, peak, cpu);
     }
 }

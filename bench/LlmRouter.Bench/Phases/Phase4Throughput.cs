@@ -17,7 +17,7 @@ internal static class Phase4Throughput
     private static readonly TimeSpan ProbeWarmup = TimeSpan.FromMilliseconds(500);
     private static readonly TimeSpan ProbeLength = TimeSpan.FromSeconds(2);
 
-    public sealed record PathRun(string Path, WrkResult Wrk, double MaxRate, IReadOnlyList<RateResult> Probes);
+    public sealed record PathRun(string Path, WrkResult Wrk, double MaxRate, IReadOnlyList<RateResult> Probes, double CpuMicrosPerRequest);
 
     public static async Task<Dictionary<string, List<PathRun>>> RunAsync(BenchPath[] paths, int repeats, string workDir, BenchReport report, Action<string> log)
     {
@@ -26,9 +26,11 @@ internal static class Phase4Throughput
         {
             foreach (var path in Phase1Latency.Rotate(paths, rep))
             {
+                var cpuBefore = path.Proxy?.CpuTime() ?? TimeSpan.Zero;
                 var wrk = await WrkLoad.RunAsync(workDir, path.Static, path.StaticRequest, WrkConnections, TimeSpan.FromSeconds(4));
+                var cpu = path.Proxy is null || wrk.Requests == 0 ? double.NaN : (path.Proxy.CpuTime() - cpuBefore).TotalMicroseconds / wrk.Requests;
                 var (best, probes) = await SearchAsync(path, wrk.RequestsPerSecond);
-                runs[path.Name].Add(new PathRun(path.Name, wrk, best, probes));
+                runs[path.Name].Add(new PathRun(path.Name, wrk, best, probes, cpu));
                 log($"  run {rep + 1} {path.Name,-9}: wrk {wrk.RequestsPerSecond,8:#,0} rps ({wrk.Errors} errors); open loop: {best,8:#,0} rps with p99 ≤ 10 ms " +
                     $"(probes: {string.Join(", ", probes.Select(p => $"{p.TargetRate:#,0}{(p.Holds(P99LimitMicros) ? "✓" : "✗")} p99 {Format.Micros(p.P99)}"))})");
             }
@@ -43,11 +45,14 @@ internal static class Phase4Throughput
         report.Rows.Add(new Row("4 throughput", "LlmRouter as % of nginx (same run)", "", "100%", Format.Spread(share, v => Format.Number(v, "0") + "%"), "≥ 50%", share.Median >= 50));
         report.Rows.Add(new Row("4 throughput", $"closed-loop maximum (wrk, {WrkConnections} connections)", Format.Spread(Of(BenchPath.Direct, r => r.Wrk.RequestsPerSecond), Format.Rate),
             Format.Spread(Of(BenchPath.Nginx, r => r.Wrk.RequestsPerSecond), Format.Rate), Format.Spread(Of(BenchPath.Router, r => r.Wrk.RequestsPerSecond), Format.Rate), "", null));
+        report.Rows.Add(new Row("4 throughput", "proxy CPU per request (during the wrk run)", "",
+            Format.Spread(Of(BenchPath.Nginx, r => r.CpuMicrosPerRequest), Format.Micros), Format.Spread(Of(BenchPath.Router, r => r.CpuMicrosPerRequest), Format.Micros),
+            "reported next to nginx", null));
         if (nginx.Median >= direct.Median * 0.9)
             report.Notes.Add("phase 4: nginx came within 10% of the direct path, so the client's core may be what limits it; the router's share of nginx is then flattered");
         report.Raw["phase4"] = runs.ToDictionary(r => r.Key, r => r.Value.Select(p => new
         {
-            wrk_rps = p.Wrk.RequestsPerSecond, wrk_errors = p.Wrk.Errors, max_rate = p.MaxRate,
+            wrk_rps = p.Wrk.RequestsPerSecond, wrk_errors = p.Wrk.Errors, max_rate = p.MaxRate, cpu_us_per_request = p.CpuMicrosPerRequest,
             probes = p.Probes.Select(x => new { target = x.TargetRate, achieved = x.AchievedRate, p50_us = x.P50, p99_us = x.P99, x.Errors, x.Unfinished }).ToArray(),
         }).ToArray());
         return runs;

@@ -27,4 +27,31 @@ internal static class Warmup
         }
         log($"  {path.Name}: p50 still moving after 12 s ({previous:0} µs); measuring anyway");
     }
+
+    /// <summary>
+    /// Mixed traffic through the router until its JIT stops re-compiling (tiered compilation with PGO keeps promoting hot
+    /// methods for a while after start-up): fewer than 20 methods compiled in 3 s, or 90 s at most.
+    /// </summary>
+    public static async Task UntilJitSettlesAsync(BenchPath path, Services.RouterService router, Action<string> log)
+    {
+        var previous = await router.MetricAsync("dotnet_jit_compiled_methods_total");
+        if (previous is null) return;
+        var clock = System.Diagnostics.Stopwatch.StartNew();
+        while (clock.Elapsed < TimeSpan.FromSeconds(90))
+        {
+            var streams = StreamLoad.ConcurrentAsync(path.Stream, path.StreamRequest, 32, Services.BenchEnvironment.StreamTokens,
+                TimeSpan.FromMilliseconds(Services.BenchEnvironment.StreamIntervalMs), TimeSpan.FromMilliseconds(200), CancellationToken.None);
+            await OpenLoopLoad.RunAsync(path.Static, path.StaticRequest, 1500, TimeSpan.FromSeconds(1.5), TimeSpan.Zero, 16);
+            await streams;
+            var now = await router.MetricAsync("dotnet_jit_compiled_methods_total") ?? 0;
+            var compiled = now - previous.Value;
+            previous = now;
+            if (compiled < 20)
+            {
+                log($"  LlmRouter JIT settled after {clock.Elapsed.TotalSeconds:0} s ({now:0} methods compiled in all)");
+                return;
+            }
+        }
+        log("  LlmRouter JIT still compiling after 90 s; measuring anyway");
+    }
 }

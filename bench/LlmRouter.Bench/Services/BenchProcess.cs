@@ -66,6 +66,43 @@ internal sealed class BenchProcess : IAsyncDisposable
     public string RecentOutput => string.Join('\n', _output);
 
     /// <summary>Resident memory of the process and its direct children (nginx's master and worker), in bytes.</summary>
+    /// <summary>CPU time (user + system) of the process and its direct children so far.</summary>
+    public TimeSpan CpuTime()
+    {
+        long ticks = CpuTicks(_process.Id);
+        foreach (var child in Children(_process.Id)) ticks += CpuTicks(child);
+        return TimeSpan.FromSeconds(ticks / (double)ClockTicksPerSecond);
+    }
+
+    private static readonly long ClockTicksPerSecond = ReadClockTicks();
+
+    private static long ReadClockTicks()
+    {
+        try
+        {
+            return long.Parse(RunAsync("getconf", "CLK_TCK").GetAwaiter().GetResult().Trim(), CultureInfo.InvariantCulture);
+        }
+        catch (Exception e) when (e is InvalidOperationException or FormatException or System.ComponentModel.Win32Exception)
+        {
+            return 100;
+        }
+    }
+
+    private static long CpuTicks(int pid)
+    {
+        try
+        {
+            // Fields after the command name (which may hold spaces): utime and stime are the 12th and 13th.
+            var stat = File.ReadAllText($"/proc/{pid}/stat");
+            var fields = stat[(stat.LastIndexOf(')') + 2)..].Split(' ');
+            return long.Parse(fields[11], CultureInfo.InvariantCulture) + long.Parse(fields[12], CultureInfo.InvariantCulture);
+        }
+        catch (IOException)
+        {
+            return 0;
+        }
+    }
+
     public long RssBytes()
     {
         long total = Rss(_process.Id);

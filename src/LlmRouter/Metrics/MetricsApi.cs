@@ -16,7 +16,7 @@ internal static class MetricsApi
     public static IEndpointRouteBuilder MapMetricsApi(this IEndpointRouteBuilder app)
     {
         app.MapGet("/metrics", (RedisLiveState liveState) => TypedResults.Text(Render(liveState), ContentType))
-            .WithName("Metrics").WithTags("Metrics").WithSummary("Prometheus text: Redis round trips, Redis connection, process memory and GC.");
+            .WithName("Metrics").WithTags("Metrics").WithSummary("Prometheus text: Redis round trips, Redis connection, process memory, GC and JIT.");
         return app;
     }
 
@@ -35,6 +35,8 @@ internal static class MetricsApi
         Counter(text, "dotnet_gc_allocated_bytes_total", "Bytes allocated on the managed heap since the process started.", GC.GetTotalAllocatedBytes());
         text.Append(CultureInfo.InvariantCulture,
             $"# HELP dotnet_gc_pause_seconds_total Time the process was paused for garbage collection.\n# TYPE dotnet_gc_pause_seconds_total counter\ndotnet_gc_pause_seconds_total {GC.GetTotalPauseDuration().TotalSeconds:0.######}\n");
+        // Still growing long after start-up means the JIT is still re-compiling hot code (a benchmark's warm-up waits for it).
+        Counter(text, "dotnet_jit_compiled_methods_total", "Methods compiled by the JIT, every tier.", System.Runtime.JitInfo.GetCompiledMethodCount());
         return text.ToString();
     }
 
