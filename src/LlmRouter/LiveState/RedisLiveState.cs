@@ -66,6 +66,7 @@ internal sealed partial class RedisLiveState(RedisConnection redis, LocalLiveSta
         keys[2] = LiveKeys.KeyTokens(keyId, minute);
         keys[3] = LiveKeys.KeyQuota(keyId, key?.QuotaBucket ?? "lifetime");
         keys[4] = LiveKeys.KeyBudget(keyId, key?.QuotaBucket ?? "lifetime");
+        keys[5] = LiveKeys.KeySeeded(keyId, key?.QuotaBucket ?? "lifetime");
         var ttlMs = (long)(request.LeaseTtl.TotalMilliseconds * 2);
         args[0] = nowMs;
         args[1] = request.LeaseId;
@@ -135,6 +136,7 @@ internal sealed partial class RedisLiveState(RedisConnection redis, LocalLiveSta
                 RemainingRequests = remainingRequests >= 0 ? remainingRequests : null,
                 RemainingTokens = remainingTokens >= 0 ? remainingTokens : null,
             },
+            "seed" => new AdmissionResult { Status = AdmissionStatus.KeyNeedsSeed },
             "kpar" => new AdmissionResult { Status = AdmissionStatus.KeyParallelLimited, RetryAt = now.AddMilliseconds(retryMs) },
             _ => new AdmissionResult { Status = AdmissionStatus.KeyQuotaExceeded },
         };
@@ -143,6 +145,34 @@ internal sealed partial class RedisLiveState(RedisConnection redis, LocalLiveSta
     /// <summary>Period counters outlive their period by a day, then Redis drops them; lifetime counters never expire.</summary>
     private static long QuotaTtlMs(KeyAdmission? key, DateTimeOffset now) =>
         key?.QuotaResets is { } resets && resets > now ? (long)(resets - now + TimeSpan.FromDays(1)).TotalMilliseconds : -1;
+
+    public async Task SeedAsync(KeyAdmission key, KeyUsageSnapshot usage, DateTimeOffset now, TimeSpan? markerTtl = null)
+    {
+        if (redis.Database is not { } db)
+        {
+            await local.SeedAsync(key, usage, now, markerTtl);
+            return;
+        }
+        try
+        {
+            var minute = TimeBuckets.Minute(now);
+            RedisKey[] keys =
+            [
+                LiveKeys.KeySeeded(key.KeyId, key.QuotaBucket), LiveKeys.KeyQuota(key.KeyId, key.QuotaBucket),
+                LiveKeys.KeyBudget(key.KeyId, key.QuotaBucket), LiveKeys.KeyRequests(key.KeyId, minute), LiveKeys.KeyTokens(key.KeyId, minute),
+            ];
+            var until = markerTtl is { } guess ? (now + guess).ToUnixTimeMilliseconds() : long.MaxValue / 2;
+            RedisValue[] args = [usage.PeriodTokens, usage.PeriodMicros, usage.MinuteRequests, usage.MinuteTokens,
+                QuotaTtlMs(key, now), now.ToUnixTimeMilliseconds(), until];
+            Interlocked.Increment(ref _roundTrips);
+            await db.ScriptEvaluateAsync(LiveScripts.Seed, keys, args);
+        }
+        catch (Exception e) when (e is RedisException or TimeoutException)
+        {
+            // Redis went away between admission and seed: the local state will ask for its own seed.
+            await local.SeedAsync(key, usage, now, markerTtl);
+        }
+    }
 
     public async Task SettleAsync(SettleRequest request)
     {

@@ -5,6 +5,7 @@ using LlmRouter.LiveState;
 using Polly;
 using Polly.Retry;
 using Polly.Timeout;
+using LlmRouter.Usage;
 
 namespace LlmRouter.Routing;
 
@@ -28,10 +29,15 @@ internal sealed partial class RequestRouter
     private readonly RouterSettings _settings;
     private readonly TimeProvider _time;
     private readonly ResiliencePipeline _pipeline;
+    private readonly KeyUsageReader _usage;
+    private readonly ILogger<RequestRouter> _logger;
 
     public RequestRouter(ModelCatalog catalog, IDeploymentAvailability availability, CandidateOrder order, ILiveState state,
-        AdmissionQueue queue, BackendRegistry backends, RouterSettings settings, TimeProvider time)
+        AdmissionQueue queue, BackendRegistry backends, RouterSettings settings, TimeProvider time, KeyUsageReader usage,
+        ILogger<RequestRouter> logger)
     {
+        _usage = usage;
+        _logger = logger;
         _catalog = catalog;
         _availability = availability;
         _order = order;
@@ -234,9 +240,32 @@ internal sealed partial class RequestRouter
                     throw new ApiErrorException(ApiError.RateLimited("Too many requests in flight for this key (max_parallel_requests).", RetryAfter(result.RetryAt)));
                 case AdmissionStatus.KeyQuotaExceeded:
                     throw new ApiErrorException(ApiError.InsufficientQuota());
+                case AdmissionStatus.KeyNeedsSeed:
+                    await SeedKeyAsync(state.Call.KeyAdmission!, cancellationToken);
+                    continue;
                 default:
                     throw new ApiErrorException(ApiError.Overloaded($"Every deployment of '{state.Group}' is busy.", retryAfterSeconds: 1));
             }
+        }
+    }
+
+    /// <summary>
+    /// Builds the key's counters from recorded usage (first use in a period, or Redis lost them). When the usage store
+    /// is unreachable the counters start from what the live state has, and the seed is retried after a short while:
+    /// availability over a perfect count, and the retry errs on the side of counting twice, never not at all.
+    /// </summary>
+    private async Task SeedKeyAsync(KeyAdmission key, CancellationToken cancellationToken)
+    {
+        var now = _time.GetUtcNow();
+        try
+        {
+            var usage = await _usage.ReadAsync(key.KeyId, key.PeriodStart, TimeBuckets.MinuteStart(now), cancellationToken);
+            await _state.SeedAsync(key, usage, now);
+        }
+        catch (Exception e) when (e is Npgsql.NpgsqlException or TimeoutException or InvalidOperationException && !cancellationToken.IsCancellationRequested)
+        {
+            Log.SeedGuessed(_logger, key.KeyId, e.GetType().Name);
+            await _state.SeedAsync(key, default, now, markerTtl: TimeSpan.FromSeconds(30));
         }
     }
 
@@ -285,4 +314,10 @@ internal sealed partial class RequestRouter
 
     private sealed record AttemptRun<T>(RequestRouter Router, AttemptState State,
         Func<IModelBackend, Deployment, CancellationToken, Task<T>> Start, DateTimeOffset Deadline, CancellationToken ClientGone);
+
+    private static partial class Log
+    {
+        [LoggerMessage(30, LogLevel.Warning, "Usage store unreachable ({Error}) while seeding the counters of key {KeyId}; they start from the live state and are re-seeded in 30 s")]
+        public static partial void SeedGuessed(ILogger logger, Guid keyId, string error);
+    }
 }

@@ -14,6 +14,7 @@ internal static class UsageServiceCollectionExtensions
         services.TryAddSingleton<IUsageSink>(provider => provider.GetRequiredService<UsageWriter>());
         services.AddHostedService(provider => provider.GetRequiredService<UsageWriter>());
         services.TryAddSingleton<UsageQueries>();
+        services.TryAddSingleton<KeyUsageReader>();
         return services;
     }
 }
