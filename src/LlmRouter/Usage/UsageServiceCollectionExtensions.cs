@@ -15,6 +15,7 @@ internal static class UsageServiceCollectionExtensions
         services.AddHostedService(provider => provider.GetRequiredService<UsageWriter>());
         services.TryAddSingleton<UsageQueries>();
         services.TryAddSingleton<KeyUsageReader>();
+        services.TryAddEnumerable(ServiceDescriptor.Singleton<Health.IReadinessContributor, PostgresReadiness>());
         return services;
     }
 }
