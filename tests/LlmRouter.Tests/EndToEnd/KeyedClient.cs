@@ -23,9 +23,13 @@ internal sealed record ChatCall
     public string RequestId { get; init; } = "e2e-" + Guid.NewGuid().ToString("N");
 }
 
-/// <summary>How a call ended, from the client's side: status, error code, token counts the client was told, headers.</summary>
+/// <summary>
+/// How a call ended, from the client's side: status (0 when no response came), error code, token counts the client
+/// was told, headers, and whether the answer arrived whole (a stream up to its usage chunk and end).
+/// </summary>
 internal sealed record ChatAnswer(
-    string RequestId, int Status, string? Code, int PromptTokens, int CompletionTokens, IReadOnlyDictionary<string, string> Headers, string? Error)
+    string RequestId, int Status, string? Code, int PromptTokens, int CompletionTokens, IReadOnlyDictionary<string, string> Headers, string? Error,
+    bool Completed)
 {
     public int TotalTokens => PromptTokens + CompletionTokens;
 
@@ -60,18 +64,22 @@ internal static class KeyedClient
             if (call.Stream)
             {
                 int prompt = 0, completion = 0;
+                var sawUsage = false;
                 await foreach (var update in client.CompleteChatStreamingAsync(messages, settings, cancellationToken))
                 {
-                    if (update.Usage is { } usage) (prompt, completion) = (usage.InputTokenCount, usage.OutputTokenCount);
+                    if (update.Usage is not { } usage) continue;
+                    (prompt, completion) = (usage.InputTokenCount, usage.OutputTokenCount);
+                    sawUsage = true;
                 }
-                return capture.Answer(prompt, completion);
+                return capture.Answer(prompt, completion, completed: sawUsage);
             }
             var result = await client.CompleteChatAsync(messages, settings, cancellationToken);
-            return capture.Answer(result.Value.Usage.InputTokenCount, result.Value.Usage.OutputTokenCount);
+            return capture.Answer(result.Value.Usage.InputTokenCount, result.Value.Usage.OutputTokenCount, completed: true);
         }
-        catch (ClientResultException)
+        catch (Exception e) when (e is ClientResultException or IOException or HttpRequestException)
         {
-            return capture.Answer(0, 0);
+            // Refused (the SDK throws on 4xx/5xx), unreachable, or cut off mid-stream.
+            return capture.Answer(0, 0, completed: false, e.Message);
         }
     }
 
@@ -103,7 +111,8 @@ internal static class KeyedClient
         private string? _code;
         private string? _error;
 
-        public ChatAnswer Answer(int prompt, int completion) => new(call.RequestId, _status, _code, prompt, completion, _headers, _error);
+        public ChatAnswer Answer(int prompt, int completion, bool completed, string? failure = null) =>
+            new(call.RequestId, _status, _code, prompt, completion, _headers, _error ?? failure, completed && _status == 200);
 
         public override void Process(PipelineMessage message, IReadOnlyList<PipelinePolicy> pipeline, int currentIndex) =>
             throw new NotSupportedException("The tests call the SDK asynchronously.");

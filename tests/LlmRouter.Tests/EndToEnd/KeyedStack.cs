@@ -131,7 +131,8 @@ internal sealed class KeyedStack : IAsyncDisposable
         using var admin = AdminClient(router);
         var (status, body) = await admin.PostJsonAsync("admin/keys", settings);
         Assert.True(status == 201, $"mint: {status} {body}");
-        return new MintedKey(Guid.Parse(body.GetProperty("id").GetString()!), body.GetProperty("key").GetString()!);
+        return new MintedKey(Guid.Parse(body.GetProperty("id").GetString()!), body.GetProperty("key").GetString()!,
+            DateTimeOffset.Parse(body.GetProperty("created_at").GetString()!, System.Globalization.CultureInfo.InvariantCulture));
     }
 
     /// <summary>
@@ -184,5 +185,5 @@ internal sealed class KeyedStack : IAsyncDisposable
     }
 }
 
-/// <summary>A freshly minted key: its id and its secret (shown once).</summary>
-internal sealed record MintedKey(Guid Id, string Secret);
+/// <summary>A freshly minted key: its id, its secret (shown once) and when it was created (quota periods count from then).</summary>
+internal sealed record MintedKey(Guid Id, string Secret, DateTimeOffset CreatedAt);
