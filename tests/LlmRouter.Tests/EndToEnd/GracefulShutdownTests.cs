@@ -39,14 +39,17 @@ public sealed class GracefulShutdownTests(ITestOutputHelper output)
         // Still only in the writer's memory, so what follows proves the flush at shutdown.
         Assert.Empty(await stack.Usage.ForKeyAsync(key.Id));
 
+        var clock = System.Diagnostics.Stopwatch.StartNew();
         await router.Process.TerminateAsync();
         var exit = await router.Process.WaitForExitAsync(TimeSpan.FromSeconds(30));
+        var exited = clock.Elapsed;
         var answers = await traffic.StopAsync();
         Assert.Equal(0, exit);
 
         var completed = answers.Where(r => r.Completed).ToList();
         var failed = answers.Where(r => !r.Completed).ToList();
-        output.WriteLine($"MEASURED shutdown: {completed.Count} requests completed, {failed.Count} refused or unreachable once the router stopped");
+        output.WriteLine($"MEASURED shutdown: {completed.Count} requests completed, {failed.Count} refused or unreachable once the router stopped; " +
+                         $"exited {exited.TotalMilliseconds:F0} ms after SIGTERM");
         Assert.All(failed, r => Assert.True(r.Status is 0 or 503, $"a request neither completed nor refused for the shutdown: {r}"));
         var rows = await stack.Usage.ForKeyAsync(key.Id);
         var perRequest = rows.GroupBy(r => r.ClientRequestId ?? "(none)").ToDictionary(g => g.Key, g => g.Count());

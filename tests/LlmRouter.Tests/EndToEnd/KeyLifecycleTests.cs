@@ -39,6 +39,10 @@ public sealed class KeyLifecycleTests(SharedStack shared, ITestOutputHelper outp
         var streamed = await KeyedClient.ChatAsync(b, key.Secret, new ChatCall { MaxTokens = 8, Stream = true, OpenWebUiUser = "bob" });
         Assert.True(plain.Status == 200, plain.ToString());
         Assert.True(streamed.Status == 200, streamed.ToString());
+        // Their rows appear once the writers flush (every 0.2 s here); checked field by field further down.
+        var appeared = Stopwatch.StartNew();
+        await Eventually.UntilAsync(() => Stack.Usage.ForKeyAsync(key.Id), r => r.Count == 2, "the first two usage rows");
+        output.WriteLine($"MEASURED first usage rows in Postgres {appeared.ElapsedMilliseconds} ms after the answers");
 
         var served = new List<ChatAnswer> { plain, streamed };
         ChatAnswer? refused = null;
@@ -53,7 +57,6 @@ public sealed class KeyLifecycleTests(SharedStack shared, ITestOutputHelper outp
         Assert.True(used <= Quota, $"{used} tokens served on a quota of {Quota}");
         Assert.True(Quota - used < plain.TotalTokens, $"refused with {Quota - used} of {Quota} tokens left, enough for another answer of {plain.TotalTokens}");
 
-        // The usage rows, once the writers have flushed (every 0.2 s here).
         var rows = await Eventually.UntilAsync(() => Stack.Usage.ForKeyAsync(key.Id), r => r.Count == served.Count + 1,
             $"{served.Count + 1} usage rows for the key");
         var backend = await Stack.Simulator.Control.GetRequestsAsync();
