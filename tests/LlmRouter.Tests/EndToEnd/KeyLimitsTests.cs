@@ -87,6 +87,36 @@ public sealed partial class KeyLimitsTests(SharedStack shared, ITestOutputHelper
     }
 
     [Fact]
+    public async Task MaxParallelRequests_HeldAnswersOnTwoReplicas_OthersRefusedUntilASlotFrees()
+    {
+        const int Parallel = 2;
+        var key = await KeyedStack.MintAsync(A, new { max_parallel_requests = Parallel });
+        // Answers that reach the backend wait there until released, so the key's slots stay taken.
+        await Stack.Simulator.Control.HoldAsync();
+        var calls = Enumerable.Range(0, Parallel + 4).Select(i => KeyedClient.ChatAsync(i % 2 == 0 ? A : B, key.Secret, new ChatCall())).ToList();
+        try
+        {
+            await Eventually.UntilAsync(async () => (calls.Count(c => c.IsCompleted), (await Stack.Simulator.Control.GetStatsAsync()).Held),
+                s => s == (4, Parallel), $"{Parallel} answers held at the backend and the other 4 refused");
+        }
+        finally
+        {
+            await Stack.Simulator.Control.ReleaseAsync();
+        }
+        var answers = await Task.WhenAll(calls);
+
+        Assert.Equal(Parallel, answers.Count(r => r.Status == 200));
+        foreach (var refused in answers.Where(r => r.Status != 200))
+        {
+            Assert.True(refused is { Status: 429, Code: "rate_limit_exceeded" }, refused.ToString());
+            AssertRetryAfter(refused);
+        }
+        // Settled slots are free again, on either replica (the settle runs just after the answer, so allow it a moment).
+        await Eventually.UntilAsync(() => KeyedClient.ChatAsync(B, key.Secret, new ChatCall()), r => r.Status == 200, "a slot free again",
+            TimeSpan.FromSeconds(5));
+    }
+
+    [Fact]
     public async Task RateLimitHeaders_PresentAndDecreasing_RefusalCarriesRetryAfter()
     {
         const int Rpm = 5;
