@@ -239,7 +239,10 @@ internal sealed partial class RequestRouter
                 case AdmissionStatus.KeyParallelLimited:
                     throw new ApiErrorException(ApiError.RateLimited("Too many requests in flight for this key (max_parallel_requests).", RetryAfter(result.RetryAt)));
                 case AdmissionStatus.KeyQuotaExceeded:
-                    throw new ApiErrorException(ApiError.InsufficientQuota());
+                    // A periodic quota renews: say when. A lifetime one never does.
+                    throw new ApiErrorException(state.Call.KeyAdmission?.QuotaResets is { } resets
+                        ? ApiError.InsufficientQuota() with { RetryAfterSeconds = RetryAfter(resets) }
+                        : ApiError.InsufficientQuota());
                 case AdmissionStatus.KeyNeedsSeed:
                     await SeedKeyAsync(state.Call.KeyAdmission!, cancellationToken);
                     continue;
