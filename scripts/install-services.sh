@@ -16,8 +16,9 @@ fi
 echo "installing ${need[*]} ..."
 apt-get update -qq
 DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${need[@]}" >/dev/null
-# The Debian package starts a system-wide cluster and redis we do not use; stop them to keep the machine quiet.
+# The Debian packages start a system-wide cluster, redis and nginx we do not use; stop them to keep the machine quiet.
 if command -v service >/dev/null 2>&1; then
   service postgresql stop >/dev/null 2>&1 || true
   service redis-server stop >/dev/null 2>&1 || true
+  service nginx stop >/dev/null 2>&1 || true
 fi

@@ -14,8 +14,16 @@ internal static class BenchCli
             case "memory":
                 await MemoryAfterRequests.RunAsync(options);
                 return 0;
+            case "suite":
+                return await Suite.RunAsync(args.Skip(1).ToArray());
+            case "serve":
+                return await Serve.RunAsync();
+            case "soak":
+                return await Soak.RunAsync(args.Skip(1).ToArray());
             default:
-                Console.Error.WriteLine("usage: LlmRouter.Bench token-latency|memory [--requests N] [--tokens N]");
+                Console.Error.WriteLine("usage: LlmRouter.Bench suite [--repeats N] [--phases 1,2,3,4,6] [--results DIR]");
+                Console.Error.WriteLine("       LlmRouter.Bench soak [--minutes N] [--results DIR]");
+                Console.Error.WriteLine("       LlmRouter.Bench token-latency|memory [--requests N] [--tokens N]");
                 return 2;
         }
     }

@@ -6,11 +6,14 @@ using LlmRouter.Errors;
 using LlmRouter.Health;
 using LlmRouter.Hosting;
 using LlmRouter.Keys;
+using LlmRouter.Metrics;
 using LlmRouter.Models;
 using LlmRouter.Usage;
 
 var migrateOnly = MigrateCommand.IsRequested(ref args);
-var builder = WebApplication.CreateSlimBuilder(args);
+// The content root holds no file the router reads (config.yaml comes from --config), so it points at the binaries:
+// ASP.NET Core watches it recursively for appsettings changes, and a busy working directory would cost CPU all the time.
+var builder = WebApplication.CreateSlimBuilder(new WebApplicationOptions { Args = args, ContentRootPath = AppContext.BaseDirectory });
 var startup = StartupOptions.From(builder.Configuration);
 RouterConfig config;
 try
@@ -29,6 +32,9 @@ builder.WebHost.UseUrls(startup.Urls);
 // Per-request framework logs would sit on the hot path (and print query strings); warnings and up only.
 builder.Logging.AddFilter("Microsoft.AspNetCore", LogLevel.Warning);
 builder.Logging.KeepRequestUrlsOutOfFrameworkLogs();
+// While this logger is on at any level, hosting starts an Activity and a log scope for every request (and HttpClient a
+// child Activity for the backend call); it logs nothing we need, since RequestLogMiddleware and ErrorHandlingMiddleware log.
+builder.Logging.AddFilter("Microsoft.AspNetCore.Hosting.Diagnostics", LogLevel.None);
 builder.WebHost.ConfigureKestrel(kestrel =>
 {
     kestrel.AddServerHeader = false;
@@ -46,6 +52,7 @@ app.UseMiddleware<ErrorHandlingMiddleware>();
 app.UseMiddleware<RequestIdMiddleware>();
 
 app.MapHealthApi();
+app.MapMetricsApi();
 app.MapOpenApi();
 app.MapAdminKeysApi();
 app.MapLiteLlmKeyApi();

@@ -27,7 +27,9 @@ internal sealed class MasterKey(string? key)
     {
         if (_hash is null) return false;
         Span<byte> hash = stackalloc byte[32];
-        SHA256.HashData(Encoding.UTF8.GetBytes(presented), hash);
+        var max = Encoding.UTF8.GetMaxByteCount(presented.Length);
+        Span<byte> utf8 = max <= 256 ? stackalloc byte[256] : new byte[max];
+        SHA256.HashData(utf8[..Encoding.UTF8.GetBytes(presented, utf8)], hash);
         return CryptographicOperations.FixedTimeEquals(hash, _hash);
     }
 }

@@ -1,3 +1,4 @@
+using System.Collections.Concurrent;
 using System.Net;
 using System.Text;
 using System.Text.Json;
@@ -24,14 +25,19 @@ internal sealed class PreparedRequest(Operation operation, bool stream, byte[] t
 
     private sealed class ModelPrefixedContent : HttpContent
     {
+        /// <summary><c>{"model":"…"</c> per backend model name: a handful in any config, built once each.</summary>
+        private static readonly ConcurrentDictionary<string, byte[]> Prefixes = new(StringComparer.Ordinal);
+
         private readonly byte[] _prefix;
         private readonly byte[] _tail;
 
         public ModelPrefixedContent(string model, byte[] tail)
         {
-            _prefix = Encoding.UTF8.GetBytes("{\"model\":" + JsonSerializer.Serialize(model, PrefixJsonContext.Default.String));
+            _prefix = Prefixes.TryGetValue(model, out var prefix) ? prefix
+                : Prefixes.GetOrAdd(model, m => Encoding.UTF8.GetBytes("{\"model\":" + JsonSerializer.Serialize(m, PrefixJsonContext.Default.String)));
             _tail = tail;
-            Headers.ContentType = new System.Net.Http.Headers.MediaTypeHeaderValue("application/json");
+            // Unparsed: the header is only ever written out, so a MediaTypeHeaderValue would be built for nothing.
+            Headers.TryAddWithoutValidation("Content-Type", "application/json");
         }
 
         protected override async Task SerializeToStreamAsync(Stream stream, TransportContext? context, CancellationToken cancellationToken)

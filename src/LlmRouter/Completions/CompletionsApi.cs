@@ -8,13 +8,18 @@ internal static class CompletionsApi
     /// <param name="nameSuffix">Keeps endpoint names unique when the same routes are mapped twice.</param>
     public static RouteGroupBuilder MapCompletionsApi(this RouteGroupBuilder group, string nameSuffix)
     {
-        group.MapPost("/chat/completions", (HttpContext context, GenerationHandler handler) => handler.HandleAsync(context, Operation.Chat))
+        // The handlers are singletons, taken here once: a handler parameter would be resolved from RequestServices, which
+        // creates a DI scope for every request.
+        var services = ((IEndpointRouteBuilder)group).ServiceProvider;
+        var generation = services.GetRequiredService<GenerationHandler>();
+        var embedding = services.GetRequiredService<EmbeddingHandler>();
+        group.MapPost("/chat/completions", (HttpContext context) => generation.HandleAsync(context, Operation.Chat))
             .WithName("ChatCompletions" + nameSuffix)
             .WithSummary("OpenAI chat completions, streamed as SSE or not; translated to Ollama /api/chat.");
-        group.MapPost("/completions", (HttpContext context, GenerationHandler handler) => handler.HandleAsync(context, Operation.Completion))
+        group.MapPost("/completions", (HttpContext context) => generation.HandleAsync(context, Operation.Completion))
             .WithName("Completions" + nameSuffix)
             .WithSummary("Legacy text completions; translated to Ollama /api/generate.");
-        group.MapPost("/embeddings", (HttpContext context, EmbeddingHandler handler) => handler.HandleAsync(context))
+        group.MapPost("/embeddings", (HttpContext context) => embedding.HandleAsync(context))
             .WithName("Embeddings" + nameSuffix)
             .WithSummary("Embeddings; translated to Ollama /api/embed.");
         return group;

@@ -40,7 +40,7 @@ internal sealed class RequestAccounting(ILiveState state, IUsageSink usage, Rout
     {
         usage.Record(new UsageRecord
         {
-            Id = Guid.TryParse(context.TraceIdentifier, out var id) ? id : Guid.CreateVersion7(),
+            Id = Guid.TryParse(context.TraceIdentifier, out var id) ? id : Ids.NewVersion7(time.GetUtcNow()),
             ClientRequestId = context.Request.Headers[RouterHeaders.RequestId].ToString() is { Length: > 0 and <= 128 } clientId ? clientId : null,
             KeyId = RequestCaller.Of(context).Key?.Id,
             Model = servedModel,
@@ -72,21 +72,39 @@ internal sealed record RequestResult(int Status, int PromptTokens, int Completio
 /// <summary>Settles still in flight; shutdown waits for them so no lease is left behind in Redis.</summary>
 internal sealed class PendingSettles
 {
-    private readonly Lock _lock = new();
-    private readonly HashSet<Task> _tasks = [];
+    private int _pending;
+    private TaskCompletionSource? _drained;
 
+    /// <summary>A count, not a set: one small await per settle still in flight, no lock on the request path.</summary>
     public void Track(Task task)
     {
         if (task.IsCompleted) return;
-        lock (_lock) _tasks.Add(task);
-        task.ContinueWith(t =>
-        {
-            lock (_lock) _tasks.Remove(t);
-        }, TaskScheduler.Default);
+        Interlocked.Increment(ref _pending);
+        _ = CountDownAsync(task);
     }
 
+    private async Task CountDownAsync(Task task)
+    {
+        try
+        {
+            await task;
+        }
+        catch (Exception)
+        {
+            // A settle logs its own failure; here it only has to stop being pending.
+        }
+        finally
+        {
+            if (Interlocked.Decrement(ref _pending) == 0) Volatile.Read(ref _drained)?.TrySetResult();
+        }
+    }
+
+    /// <summary>Completes when no settle is in flight (at once if none is).</summary>
     public Task DrainAsync()
     {
-        lock (_lock) return Task.WhenAll(_tasks.ToArray());
+        var drained = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        Volatile.Write(ref _drained, drained);
+        if (Volatile.Read(ref _pending) == 0) drained.TrySetResult();
+        return drained.Task;
     }
 }

@@ -11,11 +11,10 @@ internal static class RoutingHeaders
     {
         var headers = context.Response.Headers;
         headers[RouterHeaders.Backend] = routed.Deployment.Id;
-        headers[RouterHeaders.Attempts] = routed.Attempts.ToString(CultureInfo.InvariantCulture);
+        headers[RouterHeaders.Attempts] = routed.Attempts < AttemptCounts.Length ? AttemptCounts[routed.Attempts] : routed.Attempts.ToString(CultureInfo.InvariantCulture);
         if (routed.ServedModel != call.Model) headers[RouterHeaders.Fallback] = routed.ServedModel;
-        if (RateLimitHeaders.For(call.Key, routed.Admission, now) is { } limits)
-        {
-            foreach (var (name, value) in limits) headers[name] = value;
-        }
+        RateLimitHeaders.Apply(headers, call.Key, routed.Admission, now);
     }
+
+    private static readonly string[] AttemptCounts = [.. Enumerable.Range(0, 10).Select(i => i.ToString(CultureInfo.InvariantCulture))];
 }

@@ -4,13 +4,13 @@ namespace LlmRouter.Hosting;
 /// Echoes the client's <c>x-request-id</c> (or makes one) on every response. The router's own id, unique even when
 /// clients reuse theirs, goes into <see cref="HttpContext.TraceIdentifier"/> for logs and records.
 /// </summary>
-internal sealed class RequestIdMiddleware(RequestDelegate next)
+internal sealed class RequestIdMiddleware(RequestDelegate next, TimeProvider time)
 {
     private const int MaxLength = 128;
 
     public Task InvokeAsync(HttpContext context)
     {
-        var routerId = Guid.CreateVersion7().ToString("N");
+        var routerId = Ids.NewVersion7(time.GetUtcNow()).ToString("N");
         context.TraceIdentifier = routerId;
         var clientId = context.Request.Headers[RouterHeaders.RequestId].ToString();
         context.Response.Headers[RouterHeaders.RequestId] = IsUsable(clientId) ? clientId : routerId;

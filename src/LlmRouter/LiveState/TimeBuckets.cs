@@ -3,7 +3,20 @@ namespace LlmRouter.LiveState;
 /// <summary>Window names shared by all replicas: the same instant gives the same bucket everywhere.</summary>
 internal static class TimeBuckets
 {
-    public static string Minute(DateTimeOffset now) => (now.ToUnixTimeSeconds() / 60).ToString(System.Globalization.CultureInfo.InvariantCulture);
+    private static MinuteName? _lastMinute;
+
+    /// <summary>The minute's bucket name; the same string instance all minute long (it is asked for several times per request).</summary>
+    public static string Minute(DateTimeOffset now)
+    {
+        var minute = now.ToUnixTimeSeconds() / 60;
+        var last = Volatile.Read(ref _lastMinute);
+        if (last is not null && last.Number == minute) return last.Text;
+        var name = new MinuteName(minute, minute.ToString(System.Globalization.CultureInfo.InvariantCulture));
+        Volatile.Write(ref _lastMinute, name);
+        return name.Text;
+    }
+
+    private sealed record MinuteName(long Number, string Text);
 
     public static DateTimeOffset NextMinute(DateTimeOffset now) => DateTimeOffset.FromUnixTimeSeconds((now.ToUnixTimeSeconds() / 60 + 1) * 60);
 

@@ -64,25 +64,36 @@ internal abstract class AnswerWriter(string model, bool stream, bool includeUsag
 
     protected static void EndFrame(IBufferWriter<byte> output) => output.Write(FrameEnd);
 
-    protected byte[] BuildHeader(string objectName)
+    private byte[] BuildHeader(string objectName)
     {
-        var buffer = new ArrayBufferWriter<byte>(128);
-        using (var writer = new Utf8JsonWriter(buffer, JsonOptions))
-        {
-            writer.WriteStartObject();
-            writer.WriteString("id", Id);
-            writer.WriteString("object", objectName);
-            writer.WriteNumber("created", created);
-            writer.WriteString("model", model);
-            writer.WriteEndObject();
-        }
-        // Drop the closing brace and leave a comma, so each frame appends its own fields.
-        var bytes = buffer.WrittenSpan[..^1].ToArray();
-        return [.. bytes, (byte)','];
+        using var scratch = HeaderJson(objectName);
+        return [.. scratch.Written[..^1], (byte)','];
+    }
+
+    /// <summary>The header straight into the output, for the one body of a non-streamed answer.</summary>
+    protected void WriteHeader(IBufferWriter<byte> output, string objectName)
+    {
+        using var scratch = HeaderJson(objectName);
+        output.Write(scratch.Written[..^1]);
+        output.Write(","u8);
+    }
+
+    /// <summary>The header as a whole object; callers drop its closing brace and leave a comma, so each frame appends its own fields.</summary>
+    private ScratchJson HeaderJson(string objectName)
+    {
+        var scratch = ScratchJson.Rent();
+        var writer = scratch.Writer;
+        writer.WriteStartObject();
+        writer.WriteString("id", Id);
+        writer.WriteString("object", objectName);
+        writer.WriteNumber("created", created);
+        writer.WriteString("model", model);
+        writer.WriteEndObject();
+        return scratch;
     }
 
     private string? _id;
-    public string Id => _id ??= IdPrefix + Guid.NewGuid().ToString("N");
+    public string Id => _id ??= IdPrefix + Hosting.Ids.NewHex();
 
     private void WriteUsageFrame(IBufferWriter<byte> output, GenerationChunk final)
     {

@@ -12,6 +12,7 @@ internal sealed class ChatAnswerWriter(string model, bool stream, bool includeUs
     private int _toolIndex;
     private ArrayBufferWriter<byte>? _content;
     private ArrayBufferWriter<byte>? _reasoning;
+    private bool _finalHoldsText;
     private List<(int Index, ToolCall Call)>? _toolCalls;
 
     protected override string ObjectName => Stream ? "chat.completion.chunk" : "chat.completion";
@@ -82,13 +83,15 @@ internal sealed class ChatAnswerWriter(string model, bool stream, bool includeUs
 
     protected override void WriteWhole(IBufferWriter<byte> output, string finishReason, GenerationChunk final)
     {
-        output.Write(BuildHeader(ObjectName));
+        WriteHeader(output, ObjectName);
         output.Write("\"choices\":[{\"index\":0,\"message\":{\"role\":\"assistant\",\"content\":"u8);
-        WriteQuoted(output, _content is null ? default : _content.WrittenSpan);
-        if (_reasoning is { WrittenCount: > 0 })
+        var content = _content is not null ? _content.WrittenSpan : _finalHoldsText ? final.ContentJson.WrittenSpan : default;
+        var reasoning = _reasoning is not null ? _reasoning.WrittenSpan : _finalHoldsText ? final.ReasoningJson.WrittenSpan : default;
+        WriteQuoted(output, content);
+        if (reasoning.Length > 0)
         {
             output.Write(",\"reasoning_content\":"u8);
-            WriteQuoted(output, _reasoning.WrittenSpan);
+            WriteQuoted(output, reasoning);
         }
         if (_toolCalls is { Count: > 0 })
         {
@@ -107,8 +110,16 @@ internal sealed class ChatAnswerWriter(string model, bool stream, bool includeUs
 
     private void Aggregate(GenerationChunk chunk)
     {
-        if (chunk.ContentJson.WrittenCount > 0) (_content ??= new ArrayBufferWriter<byte>(1024)).Write(chunk.ContentJson.WrittenSpan);
-        if (chunk.ReasoningJson.WrittenCount > 0) (_reasoning ??= new ArrayBufferWriter<byte>(256)).Write(chunk.ReasoningJson.WrittenSpan);
+        // A non-streamed backend answer is one final line holding all the text: written from that line, not copied first.
+        if (chunk.Done && _content is null && _reasoning is null)
+        {
+            _finalHoldsText = true;
+        }
+        else
+        {
+            if (chunk.ContentJson.WrittenCount > 0) (_content ??= new ArrayBufferWriter<byte>(1024)).Write(chunk.ContentJson.WrittenSpan);
+            if (chunk.ReasoningJson.WrittenCount > 0) (_reasoning ??= new ArrayBufferWriter<byte>(256)).Write(chunk.ReasoningJson.WrittenSpan);
+        }
         foreach (var call in chunk.ToolCalls)
         {
             (_toolCalls ??= []).Add((_toolIndex++, call));
@@ -120,7 +131,7 @@ internal sealed class ChatAnswerWriter(string model, bool stream, bool includeUs
     private static void WriteToolCall(Utf8JsonWriter writer, int index, ToolCall call)
     {
         writer.WriteStartObject();
-        writer.WriteString("id", call.Id ?? "call_" + Guid.NewGuid().ToString("N")[..24]);
+        writer.WriteString("id", call.Id ?? "call_" + Hosting.Ids.NewHex()[..24]);
         writer.WriteNumber("index", index);
         writer.WriteString("type", "function");
         writer.WriteStartObject("function");

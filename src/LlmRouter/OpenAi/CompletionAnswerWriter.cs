@@ -8,6 +8,7 @@ internal sealed class CompletionAnswerWriter(string model, bool stream, bool inc
     : AnswerWriter(model, stream, includeUsage, created)
 {
     private ArrayBufferWriter<byte>? _text;
+    private bool _finalHoldsText;
 
     protected override string ObjectName => "text_completion";
     protected override string IdPrefix => "cmpl-";
@@ -17,7 +18,9 @@ internal sealed class CompletionAnswerWriter(string model, bool stream, bool inc
         if (chunk.ContentJson.WrittenCount == 0) return;
         if (!Stream)
         {
-            (_text ??= new ArrayBufferWriter<byte>(1024)).Write(chunk.ContentJson.WrittenSpan);
+            // A non-streamed backend answer is one final line holding all the text: written from that line, not copied first.
+            if (chunk.Done && _text is null) _finalHoldsText = true;
+            else (_text ??= new ArrayBufferWriter<byte>(1024)).Write(chunk.ContentJson.WrittenSpan);
             return;
         }
         BeginFrame(output);
@@ -38,9 +41,9 @@ internal sealed class CompletionAnswerWriter(string model, bool stream, bool inc
 
     protected override void WriteWhole(IBufferWriter<byte> output, string finishReason, GenerationChunk final)
     {
-        output.Write(BuildHeader(ObjectName));
+        WriteHeader(output, ObjectName);
         output.Write("\"choices\":[{\"text\":"u8);
-        WriteQuoted(output, _text is null ? default : _text.WrittenSpan);
+        WriteQuoted(output, _text is not null ? _text.WrittenSpan : _finalHoldsText ? final.ContentJson.WrittenSpan : default);
         output.Write(",\"index\":0,\"logprobs\":null,\"finish_reason\":"u8);
         WriteFinishReason(output, finishReason);
         output.Write("}],"u8);

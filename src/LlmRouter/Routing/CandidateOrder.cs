@@ -23,16 +23,18 @@ internal sealed class CandidateOrder(RouterSettings settings)
     public DeploymentStats StatsOf(string deploymentId) => _stats.GetValueOrDefault(deploymentId);
 
     /// <returns>The candidates in preference order, and whether admission should take the least busy rather than the first.</returns>
-    public (Deployment[] Ordered, bool LeastBusy) Order(IReadOnlyList<Deployment> candidates, IDeploymentAvailability availability)
+    public (Deployment[] Ordered, bool LeastBusy) Order(Deployment[] candidates, IDeploymentAvailability availability)
     {
+        var leastBusy = settings.RoutingStrategy is not (RoutingStrategy.SimpleShuffle or RoutingStrategy.LatencyBased or RoutingStrategy.UsageBased);
+        // One candidate has one order (the common single-deployment group): no copy, no shuffle.
+        if (candidates.Length == 1) return (candidates, leastBusy);
         var ordered = candidates.ToArray();
         Random.Shared.Shuffle(ordered);
         switch (settings.RoutingStrategy)
         {
             case RoutingStrategy.LeastBusy:
                 // Ties on in-flight count go to the earliest in order: warm models first, otherwise random.
-                ordered = [.. ordered.OrderByDescending(availability.IsWarm)];
-                return (ordered, true);
+                return (WarmFirst(ordered, availability), true);
             case RoutingStrategy.SimpleShuffle:
                 return (WeightedShuffle(ordered), false);
             case RoutingStrategy.LatencyBased:
@@ -47,6 +49,16 @@ internal sealed class CandidateOrder(RouterSettings settings)
             default:
                 return (ordered, true);
         }
+    }
+
+    /// <summary>A stable partition: warm before cold.</summary>
+    private static Deployment[] WarmFirst(Deployment[] shuffled, IDeploymentAvailability availability)
+    {
+        var result = new Deployment[shuffled.Length];
+        var next = 0;
+        foreach (var d in shuffled) if (availability.IsWarm(d)) result[next++] = d;
+        foreach (var d in shuffled) if (!availability.IsWarm(d)) result[next++] = d;
+        return result;
     }
 
     /// <summary>Weighted random order by <c>weight</c>, else <c>rpm</c>, else <c>tpm</c> (LiteLLM's simple-shuffle).</summary>

@@ -41,7 +41,8 @@ internal sealed class GenerationRelay(RouterSettings settings, TimeProvider time
                 response.Headers["X-Accel-Buffering"] = "no";
                 context.Features.Get<IHttpResponseBodyFeature>()?.DisableBuffering();
             }
-            using var cancel = CancellationTokenSource.CreateLinkedTokenSource(context.RequestAborted);
+            // Made on first need: a non-streamed answer is usually one line, already read, and never waits on the backend again.
+            CancellationTokenSource? cancel = null;
             var chunk = upstream.Current;
             var relayed = 0;
             try
@@ -69,11 +70,13 @@ internal sealed class GenerationRelay(RouterSettings settings, TimeProvider time
                     }
                     if (stream && chunk.HasDelta)
                     {
+                        cancel ??= CancellationTokenSource.CreateLinkedTokenSource(context.RequestAborted);
                         var flush = await output.FlushAsync(cancel.Token);
                         if (flush.IsCompleted || flush.IsCanceled) return new RelayOutcome(RelayStatus.ClientCanceled, 0, relayed);
                     }
                     var remaining = deadline - time.GetUtcNow();
                     if (remaining <= TimeSpan.Zero) throw new OperationCanceledException();
+                    cancel ??= CancellationTokenSource.CreateLinkedTokenSource(context.RequestAborted);
                     cancel.CancelAfter(remaining < settings.IdleTimeout ? remaining : settings.IdleTimeout);
                     if (!await upstream.MoveNextAsync(cancel.Token))
                         return await FailAsync(context, stream, ApiError.BackendError($"Backend {deployment.Id} ended the answer before it was complete."), relayed);
@@ -94,6 +97,10 @@ internal sealed class GenerationRelay(RouterSettings settings, TimeProvider time
             catch (System.Text.Json.JsonException)
             {
                 return await FailAsync(context, stream, ApiError.BackendError($"Backend {deployment.Id} sent a line that is not valid JSON."), relayed);
+            }
+            finally
+            {
+                cancel?.Dispose();
             }
         }
     }

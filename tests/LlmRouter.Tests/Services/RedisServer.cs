@@ -51,7 +51,23 @@ public sealed class RedisServer : IAsyncDisposable
         await WaitForPortAsync(Port, open: false, TimeSpan.FromSeconds(15));
     }
 
-    public async ValueTask DisposeAsync() => await StopAsync();
+    /// <summary>Freezes the server (SIGSTOP): connections stay open and nothing answers, as with a stuck Redis.</summary>
+    public Task PauseAsync() => SignalAsync("-STOP");
+
+    public Task ResumeAsync() => SignalAsync("-CONT");
+
+    private async Task SignalAsync(string signal)
+    {
+        if (_process is not { HasExited: false } process) return;
+        using var kill = Process.Start("kill", [signal, process.Id.ToString()]) ?? throw new InvalidOperationException("kill did not start");
+        await kill.WaitForExitAsync();
+    }
+
+    public async ValueTask DisposeAsync()
+    {
+        await ResumeAsync();
+        await StopAsync();
+    }
 
     internal static int FreeTcpPort()
     {

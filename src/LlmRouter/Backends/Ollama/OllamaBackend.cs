@@ -66,7 +66,7 @@ internal sealed class OllamaBackend(HttpMessageInvoker http) : IModelBackend
     /// <summary>Sends and returns once headers arrive; a non-200 becomes a <see cref="BackendFailureException"/>.</summary>
     private async Task<HttpResponseMessage> SendAsync(Deployment deployment, string path, PreparedRequest request, CancellationToken cancellationToken)
     {
-        using var message = new HttpRequestMessage(HttpMethod.Post, new Uri(deployment.ApiBase, path))
+        using var message = new HttpRequestMessage(HttpMethod.Post, EndpointUri(deployment.ApiBase, path))
         {
             Content = request.ContentFor(deployment.Model),
             Version = HttpVersion.Version11,
@@ -96,6 +96,12 @@ internal sealed class OllamaBackend(HttpMessageInvoker http) : IModelBackend
             };
         }
     }
+
+    private static readonly System.Collections.Concurrent.ConcurrentDictionary<(Uri, string), Uri> EndpointUris = new();
+
+    /// <summary>api_base + path, parsed once per backend and path rather than per request.</summary>
+    private static Uri EndpointUri(Uri apiBase, string path) =>
+        EndpointUris.TryGetValue((apiBase, path), out var uri) ? uri : EndpointUris.GetOrAdd((apiBase, path), static k => new Uri(k.Item1, k.Item2));
 
     /// <summary>Ollama's error body is <c>{"error":"…"}</c>; anything else is quoted, bounded.</summary>
     private static async Task<string> ReadErrorAsync(HttpResponseMessage response, CancellationToken cancellationToken)

@@ -8,6 +8,11 @@ namespace LlmRouter.Backends.Ollama;
 /// <summary>OpenAI chat messages → Ollama messages: content parts, data-URI images, tool calls and tool results.</summary>
 internal static class OllamaMessageWriter
 {
+    // Field paths name the culprit in a 400; built once for the first messages instead of for every message of every request.
+    private static readonly string[] MessagePaths = [.. Enumerable.Range(0, 64).Select(i => $"messages[{i}]")];
+    private static readonly string[] RolePaths = [.. MessagePaths.Select(p => p + ".role")];
+    private static readonly string[] ToolCallsPaths = [.. MessagePaths.Select(p => p + ".tool_calls")];
+
     public static void WriteMessages(Utf8JsonWriter writer, JsonElement root)
     {
         var messages = root.GetProperty("messages");
@@ -17,9 +22,10 @@ internal static class OllamaMessageWriter
         var index = 0;
         foreach (var message in messages.EnumerateArray())
         {
-            var at = $"messages[{index++}]";
+            var i = index++;
+            var at = i < MessagePaths.Length ? MessagePaths[i] : $"messages[{i}]";
             if (message.ValueKind != JsonValueKind.Object) throw Fields.WrongType(at, "an object", message);
-            var role = Fields.RequiredString(message, "role", $"{at}.role");
+            var role = Fields.RequiredString(message, "role", i < RolePaths.Length ? RolePaths[i] : $"{at}.role");
             role = role switch
             {
                 "system" or "user" or "assistant" or "tool" => role,
@@ -32,7 +38,7 @@ internal static class OllamaMessageWriter
             writer.WriteStartObject();
             writer.WriteString("role", role);
             WriteContent(writer, message, at);
-            if (role == "assistant" && Fields.Array(message, "tool_calls", $"{at}.tool_calls") is { } calls)
+            if (role == "assistant" && Fields.Array(message, "tool_calls", i < ToolCallsPaths.Length ? ToolCallsPaths[i] : $"{at}.tool_calls") is { } calls)
             {
                 WriteToolCalls(writer, calls, at, toolNames ??= new(StringComparer.Ordinal));
             }

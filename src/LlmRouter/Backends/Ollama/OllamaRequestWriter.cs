@@ -11,51 +11,48 @@ namespace LlmRouter.Backends.Ollama;
 /// </summary>
 internal static class OllamaRequestWriter
 {
-    private static readonly JsonWriterOptions WriterOptions = new() { Encoder = System.Text.Encodings.Web.JavaScriptEncoder.UnsafeRelaxedJsonEscaping };
     private const int ModelPlaceholderLength = 11; // {"model":""
 
     public static PreparedRequest Prepare(ClientRequest request, JsonElement root)
     {
-        var buffer = new ArrayBufferWriter<byte>(1024);
-        using (var writer = new Utf8JsonWriter(buffer, WriterOptions))
+        using var scratch = ScratchJson.Rent();
+        var writer = scratch.Writer;
+        writer.WriteStartObject();
+        writer.WriteString("model", "");
+        switch (request.Operation)
         {
-            writer.WriteStartObject();
-            writer.WriteString("model", "");
-            switch (request.Operation)
-            {
-                case Operation.Chat:
-                    OllamaMessageWriter.WriteMessages(writer, root);
-                    if (Fields.Array(root, "tools") is { } tools && tools.GetArrayLength() > 0)
-                    {
-                        writer.WritePropertyName("tools");
-                        tools.WriteTo(writer);
-                    }
-                    WriteFormat(writer, root);
-                    WriteThink(writer, root);
-                    break;
-                case Operation.Completion:
-                    writer.WriteString("prompt", CompletionPrompt(root));
-                    if (Fields.String(root, "suffix") is { } suffix) writer.WriteString("suffix", suffix);
-                    WriteFormat(writer, root);
-                    break;
-                case Operation.Embedding:
-                    WriteEmbeddingInput(writer, root);
-                    if (Fields.Integer(root, "dimensions", min: 1) is { } dimensions) writer.WriteNumber("dimensions", dimensions);
-                    break;
-            }
-            if (request.Operation != Operation.Embedding)
-            {
-                WriteOptions(writer, root, request.MaxTokens);
-                writer.WriteBoolean("stream", request.Stream);
-            }
-            if (Fields.TryGet(root, "keep_alive", out var keepAlive))
-            {
-                writer.WritePropertyName("keep_alive");
-                keepAlive.WriteTo(writer);
-            }
-            writer.WriteEndObject();
+            case Operation.Chat:
+                OllamaMessageWriter.WriteMessages(writer, root);
+                if (Fields.Array(root, "tools") is { } tools && tools.GetArrayLength() > 0)
+                {
+                    writer.WritePropertyName("tools");
+                    tools.WriteTo(writer);
+                }
+                WriteFormat(writer, root);
+                WriteThink(writer, root);
+                break;
+            case Operation.Completion:
+                writer.WriteString("prompt", CompletionPrompt(root));
+                if (Fields.String(root, "suffix") is { } suffix) writer.WriteString("suffix", suffix);
+                WriteFormat(writer, root);
+                break;
+            case Operation.Embedding:
+                WriteEmbeddingInput(writer, root);
+                if (Fields.Integer(root, "dimensions", min: 1) is { } dimensions) writer.WriteNumber("dimensions", dimensions);
+                break;
         }
-        return new PreparedRequest(request.Operation, request.Stream, buffer.WrittenSpan[ModelPlaceholderLength..].ToArray());
+        if (request.Operation != Operation.Embedding)
+        {
+            WriteOptions(writer, root, request.MaxTokens);
+            writer.WriteBoolean("stream", request.Stream);
+        }
+        if (Fields.TryGet(root, "keep_alive", out var keepAlive))
+        {
+            writer.WritePropertyName("keep_alive");
+            keepAlive.WriteTo(writer);
+        }
+        writer.WriteEndObject();
+        return new PreparedRequest(request.Operation, request.Stream, scratch.Written[ModelPlaceholderLength..].ToArray());
     }
 
     private static void WriteOptions(Utf8JsonWriter writer, JsonElement root, long? maxTokens)

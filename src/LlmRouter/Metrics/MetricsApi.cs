@@ -1,0 +1,47 @@
+using System.Globalization;
+using System.Text;
+using LlmRouter.LiveState;
+
+namespace LlmRouter.Metrics;
+
+/// <summary>
+/// <c>GET /metrics</c> in Prometheus' text format, without auth (as LiteLLM serves it): plain counters the process
+/// already keeps, read on demand, so the hot path pays nothing for them. The bench reads the Redis round trips from here
+/// to count them at the client rather than in Redis (where every call inside a script counts).
+/// </summary>
+internal static class MetricsApi
+{
+    private const string ContentType = "text/plain; version=0.0.4; charset=utf-8";
+
+    public static IEndpointRouteBuilder MapMetricsApi(this IEndpointRouteBuilder app)
+    {
+        app.MapGet("/metrics", (RedisLiveState liveState) => TypedResults.Text(Render(liveState), ContentType))
+            .WithName("Metrics").WithTags("Metrics").WithSummary("Prometheus text: Redis round trips, Redis connection, process memory and GC.");
+        return app;
+    }
+
+    internal static string Render(RedisLiveState liveState)
+    {
+        var text = new StringBuilder(512);
+        Counter(text, "llmrouter_redis_round_trips_total", "Redis calls made for requests (admission and settle), counted by the router's client.", liveState.RoundTrips);
+        Gauge(text, "llmrouter_redis_connected", "1 while live state is shared through Redis, 0 while process-local.", liveState.IsShared ? 1 : 0);
+        Gauge(text, "process_resident_memory_bytes", "Resident memory of the router process.", Environment.WorkingSet);
+        Gauge(text, "dotnet_gc_heap_size_bytes", "Managed heap size after the last garbage collection.", GC.GetGCMemoryInfo().HeapSizeBytes);
+        text.Append("# HELP dotnet_gc_collections_total Garbage collections by generation.\n# TYPE dotnet_gc_collections_total counter\n");
+        for (var generation = 0; generation <= GC.MaxGeneration; generation++)
+        {
+            text.Append(CultureInfo.InvariantCulture, $"dotnet_gc_collections_total{{generation=\"{generation}\"}} {GC.CollectionCount(generation)}\n");
+        }
+        Counter(text, "dotnet_gc_allocated_bytes_total", "Bytes allocated on the managed heap since the process started.", GC.GetTotalAllocatedBytes());
+        text.Append(CultureInfo.InvariantCulture,
+            $"# HELP dotnet_gc_pause_seconds_total Time the process was paused for garbage collection.\n# TYPE dotnet_gc_pause_seconds_total counter\ndotnet_gc_pause_seconds_total {GC.GetTotalPauseDuration().TotalSeconds:0.######}\n");
+        return text.ToString();
+    }
+
+    private static void Counter(StringBuilder text, string name, string help, long value) => Write(text, name, "counter", help, value);
+
+    private static void Gauge(StringBuilder text, string name, string help, long value) => Write(text, name, "gauge", help, value);
+
+    private static void Write(StringBuilder text, string name, string type, string help, long value) =>
+        text.Append(CultureInfo.InvariantCulture, $"# HELP {name} {help}\n# TYPE {name} {type}\n{name} {value}\n");
+}

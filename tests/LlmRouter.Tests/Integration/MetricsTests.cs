@@ -1,0 +1,67 @@
+using System.Globalization;
+using System.Net;
+using LlmRouter.Tests.Infrastructure;
+using LlmRouter.Tests.Services;
+using Xunit.Abstractions;
+
+namespace LlmRouter.Tests.Integration;
+
+/// <summary>GET /metrics: Prometheus text without auth, with the Redis round trips the hot path made.</summary>
+public sealed class MetricsTests(ITestOutputHelper output) : IsolatedRouterTest(output), IAsyncLifetime
+{
+    private RedisServer? _redis;
+
+    protected override async Task<RouterEnvironment> StartEnvironmentAsync()
+    {
+        _redis = await RedisServer.StartAsync();
+        return await RouterEnvironment.StartSingleBackendAsync(customize: c => c with
+        {
+            MasterKey = "sk-metrics-master",
+            General = new Dictionary<string, string> { ["redis_url"] = $"redis://{_redis.Url}" },
+        });
+    }
+
+    async Task IAsyncLifetime.DisposeAsync()
+    {
+        await DisposeAsync();
+        if (_redis is not null) await _redis.DisposeAsync();
+    }
+
+    [Fact]
+    public async Task Metrics_AfterRequestsThroughRedis_CountsOneAdmissionAndOneSettleEach()
+    {
+        await Eventually.UntilAsync(() => MetricAsync("llmrouter_redis_connected"), v => v == 1, "the router to connect to Redis");
+        var before = await MetricAsync("llmrouter_redis_round_trips_total");
+
+        for (var i = 0; i < 3; i++)
+        {
+            using var request = Requests.Post("v1/chat/completions", Requests.Chat("chat", "hello"));
+            request.Headers.Authorization = new("Bearer", "sk-metrics-master");
+            using var response = await Router.Http.SendAsync(request);
+            Assert.Equal(HttpStatusCode.OK, response.StatusCode);
+        }
+
+        // Settles run after the answer, off the client's path: wait for them to land.
+        var after = await Eventually.UntilAsync(() => MetricAsync("llmrouter_redis_round_trips_total"), v => v >= before + 6, "admission and settle of 3 requests");
+        Assert.Equal(before + 6, after);
+    }
+
+    [Fact]
+    public async Task Metrics_WithoutKey_ServesPrometheusText()
+    {
+        using var response = await Router.Http.GetAsync("metrics");
+
+        Assert.Equal(HttpStatusCode.OK, response.StatusCode);
+        Assert.StartsWith("text/plain", response.Content.Headers.ContentType?.ToString());
+        var text = await response.Content.ReadAsStringAsync();
+        Assert.Contains("# TYPE llmrouter_redis_round_trips_total counter\n", text, StringComparison.Ordinal);
+        Assert.Contains("\nprocess_resident_memory_bytes ", text, StringComparison.Ordinal);
+    }
+
+    private async Task<long> MetricAsync(string name)
+    {
+        var text = await Router.Http.GetStringAsync("metrics");
+        var line = text.Split('\n').Single(l => l.StartsWith(name + " ", StringComparison.Ordinal));
+        return long.Parse(line[(name.Length + 1)..], CultureInfo.InvariantCulture);
+    }
+}
