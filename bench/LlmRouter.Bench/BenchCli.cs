@@ -16,6 +16,8 @@ internal static class BenchCli
                 return 0;
             case "suite":
                 return await Suite.RunAsync(args.Skip(1).ToArray());
+            case "overhead":
+                return await Overhead.RunAsync(args.Skip(1).ToArray());
             case "serve":
                 return await Serve.RunAsync();
             case "soak":
@@ -23,6 +25,7 @@ internal static class BenchCli
             default:
                 Console.Error.WriteLine("usage: LlmRouter.Bench suite [--repeats N] [--phases 1,2,3,4,6] [--results DIR]");
                 Console.Error.WriteLine("       LlmRouter.Bench soak [--minutes N] [--results DIR]");
+                Console.Error.WriteLine("       LlmRouter.Bench overhead [--repeats N]");
                 Console.Error.WriteLine("       LlmRouter.Bench token-latency|memory [--requests N] [--tokens N]");
                 return 2;
         }

@@ -26,7 +26,8 @@ internal sealed class RouterService : IAsyncDisposable
     public BenchProcess Process => _process;
 
     /// <param name="groups">Logical model name → backend port.</param>
-    public static async Task<RouterService> StartAsync(string workDir, IReadOnlyDictionary<string, int> groups, string redisUrl, string databaseUrl, int cpu)
+    public static async Task<RouterService> StartAsync(string workDir, IReadOnlyDictionary<string, int> groups, string? redisUrl, string? databaseUrl, int cpu,
+        string name = "router")
     {
         var port = BenchProcess.FreePort();
         var yaml = new StringBuilder("model_list:\n");
@@ -34,14 +35,11 @@ internal sealed class RouterService : IAsyncDisposable
         {
             yaml.Append(CultureInfo.InvariantCulture, $"  - model_name: {group}\n    litellm_params: {{ model: ollama_chat/{StaticAnswers.Model}, api_base: http://127.0.0.1:{backendPort} }}\n");
         }
-        yaml.Append(CultureInfo.InvariantCulture, $"""
-            general_settings:
-              master_key: {MasterKey}
-              redis_url: {redisUrl}
-              database_url: {databaseUrl}
-              usage_spill_path: {Path.Combine(workDir, "usage-spill.jsonl")}
-            """);
-        var config = Path.Combine(workDir, "router.yaml");
+        // Without Redis or Postgres the router runs on process-local state and the master key only.
+        yaml.Append(CultureInfo.InvariantCulture, $"general_settings:\n  master_key: {MasterKey}\n  usage_spill_path: {Path.Combine(workDir, name + "-usage-spill.jsonl")}\n");
+        if (redisUrl is not null) yaml.Append(CultureInfo.InvariantCulture, $"  redis_url: {redisUrl}\n");
+        if (databaseUrl is not null) yaml.Append(CultureInfo.InvariantCulture, $"  database_url: {databaseUrl}\n");
+        var config = Path.Combine(workDir, name + ".yaml");
         await File.WriteAllTextAsync(config, yaml.ToString());
         var process = BenchProcess.Start("llmrouter", "dotnet", [RepoPaths.RouterDll, "--config", config, "--urls", $"http://127.0.0.1:{port}"], cpu,
             workingDirectory: workDir);

@@ -10,13 +10,10 @@ namespace LlmRouter.Completions;
 /// <summary>Turns a parsed client request and its caller into what the router needs: fallbacks, estimates, reservations.</summary>
 internal sealed class CallFactory(RouterSettings settings, GeneralSettings general, ModelCatalog catalog, TimeProvider time)
 {
-    /// <summary>The answer cap sent upstream: the client's, else a default when the key's quota needs a bound to reserve.</summary>
-    public long? EffectiveMaxTokens(ClientRequest request, RequestCaller caller) =>
-        request.MaxTokens ?? (caller.Key is { MaxTokens: not null } or { TpmLimit: not null } or { MaxBudget: not null } ? general.DefaultMaxTokens : null);
-
-    public RoutedCall Create(HttpContext context, ClientRequest request, JsonElement root, RequestCaller caller, long? maxTokens)
+    public RoutedCall Create(HttpContext context, ClientRequest request, JsonElement root, RequestCaller caller)
     {
         var prompt = PromptEstimate.Tokens(root);
+        var maxTokens = MaxTokens(request, caller, prompt);
         return new RoutedCall
         {
             RequestId = context.TraceIdentifier,
@@ -24,11 +21,29 @@ internal sealed class CallFactory(RouterSettings settings, GeneralSettings gener
             Stream = request.Stream,
             Fallbacks = Fallbacks(request.Model, root),
             EstimatedPromptTokens = prompt,
+            MaxTokens = maxTokens,
             Key = caller.Key,
             KeyAdmission = caller.Key is { } key
                 ? KeyLimits.Admission(key, prompt + (maxTokens ?? 0), time.GetUtcNow(), MostItCanCost(request.Model, prompt, maxTokens ?? 0))
                 : null,
         };
+    }
+
+    /// <summary>
+    /// The answer cap sent upstream: the client's; else, for a key whose token limits need a bound to reserve,
+    /// <c>default_max_tokens</c>, but never more than the key's quota or tpm leaves beside the prompt (a small quota
+    /// would otherwise refuse every request that does not send max_tokens).
+    /// </summary>
+    private long? MaxTokens(ClientRequest request, RequestCaller caller, int prompt)
+    {
+        if (request.MaxTokens is { } asked) return asked;
+        // Embeddings produce no answer tokens: nothing to cap or reserve beyond the input.
+        if (request.Operation == Backends.Operation.Embedding) return null;
+        if (caller.Key is not { } key || key is { MaxTokens: null, TpmLimit: null, MaxBudget: null }) return null;
+        long cap = general.DefaultMaxTokens;
+        if (key.MaxTokens is { } quota) cap = Math.Min(cap, quota - prompt);
+        if (key.TpmLimit is { } tpm) cap = Math.Min(cap, tpm - prompt);
+        return Math.Max(1, cap);
     }
 
     /// <summary>The dearest deployment's price for the prompt and a full answer, in micro-units: what a budget must cover.</summary>

@@ -20,7 +20,7 @@ internal sealed class EmbeddingHandler(CallFactory calls, RequestRouter router, 
         var request = ClientRequest.Parse(Operation.Embedding, body.Root);
         var prepared = OllamaRequestWriter.Prepare(request, body.Root);
         var base64 = Fields.String(body.Root, "encoding_format") == "base64";
-        var call = calls.Create(context, request, body.Root, RequestCaller.Of(context), maxTokens: 0);
+        var call = calls.Create(context, request, body.Root, RequestCaller.Of(context));
 
         Routed<EmbeddingResult> routed;
         try

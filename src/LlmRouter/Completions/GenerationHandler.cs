@@ -19,10 +19,8 @@ internal sealed class GenerationHandler(CallFactory calls, RequestRouter router,
         var startedAt = time.GetTimestamp();
         using var body = await JsonBody.ReadAsync(context.Request, context.RequestAborted);
         var request = ClientRequest.Parse(operation, body.Root);
-        var caller = RequestCaller.Of(context);
-        var maxTokens = calls.EffectiveMaxTokens(request, caller);
-        var prepared = OllamaRequestWriter.Prepare(request with { MaxTokens = maxTokens }, body.Root);
-        var call = calls.Create(context, request, body.Root, caller, maxTokens);
+        var call = calls.Create(context, request, body.Root, RequestCaller.Of(context));
+        var prepared = OllamaRequestWriter.Prepare(request with { MaxTokens = call.MaxTokens }, body.Root);
         var deadline = time.GetUtcNow() + settings.Timeout;
 
         Routed<IGenerationStream> routed;

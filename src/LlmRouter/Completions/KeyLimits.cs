@@ -12,7 +12,7 @@ internal static class KeyLimits
     public static KeyAdmission? Admission(KeyRecord key, long reserveTokens, DateTimeOffset now, long reserveMicros = 0)
     {
         if (key is { RpmLimit: null, TpmLimit: null, MaxParallelRequests: null, MaxTokens: null, MaxBudget: null }) return null;
-        var (bucket, resets) = TimeBuckets.Period(key.CreatedAt, key.BudgetDuration, now);
+        var (bucket, starts, resets) = TimeBuckets.Period(key.CreatedAt, key.BudgetDuration, now);
         return new KeyAdmission
         {
             KeyId = key.Id,
@@ -21,6 +21,7 @@ internal static class KeyLimits
             MaxParallel = key.MaxParallelRequests,
             QuotaLimit = key.MaxTokens,
             QuotaBucket = bucket,
+            PeriodStart = starts,
             QuotaResets = resets == DateTimeOffset.MaxValue ? null : resets,
             BudgetLimitMicros = key.MaxBudget is { } budget ? (long)(budget * MicrosPerUnit) : null,
             ReserveTokens = reserveTokens,

@@ -12,6 +12,8 @@ internal sealed record KeyAdmission
     /// <summary>Token quota for the current period, and the period's bucket name (e.g. its start).</summary>
     public long? QuotaLimit { get; init; }
     public string QuotaBucket { get; init; } = "lifetime";
+    /// <summary>When the quota period began: usage since then is what a rebuilt counter starts from.</summary>
+    public DateTimeOffset PeriodStart { get; init; } = DateTimeOffset.UnixEpoch;
     /// <summary>When the quota period ends (its counters may then be dropped); null for a lifetime quota.</summary>
     public DateTimeOffset? QuotaResets { get; init; }
     /// <summary>Money quota in micro-units for the same period.</summary>
@@ -48,7 +50,15 @@ internal enum AdmissionStatus
     KeyRateLimited,
     KeyParallelLimited,
     KeyQuotaExceeded,
+    /// <summary>
+    /// The key's counters for this period are not in the live state yet (first use, or Redis lost its state):
+    /// seed them from recorded usage with <see cref="ILiveState.SeedAsync"/>, then admit again.
+    /// </summary>
+    KeyNeedsSeed,
 }
+
+/// <summary>A key's recorded usage in its current windows, to seed counters from.</summary>
+internal readonly record struct KeyUsageSnapshot(long PeriodTokens, long PeriodMicros, long MinuteRequests, long MinuteTokens);
 
 /// <summary>Live numbers returned with every admission, so strategies order candidates without another round trip.</summary>
 internal readonly record struct DeploymentStats(int InFlight, double TtftMs, long TokensThisMinute, long RequestsThisMinute);
@@ -124,6 +134,10 @@ internal sealed record SettleRequest
 internal interface ILiveState
 {
     ValueTask<AdmissionResult> AdmitAsync(AdmissionRequest request);
+
+    /// <summary>Seeds a key's counters once per period (idempotent across replicas: the first seed wins).</summary>
+    /// <param name="markerTtl">Set when the usage is a guess (the usage store was unreachable): seeding is redone after it.</param>
+    Task SeedAsync(KeyAdmission key, KeyUsageSnapshot usage, DateTimeOffset now, TimeSpan? markerTtl = null);
 
     /// <summary>Releases the slot; may complete after the client has its answer (no one waits for it).</summary>
     Task SettleAsync(SettleRequest request);

@@ -5,15 +5,12 @@ namespace LlmRouter.LiveState;
 /// <summary>
 /// Keeps this replica's leases alive (a third of the lease TTL apart), so a crashed replica's counts vanish within
 /// one TTL while a live one's never do. Also notices when Redis has lost its state (restart without persistence):
-/// the epoch key is gone, so live leases are re-added and <see cref="StateLost"/> lets others rebuild their counters.
+/// the epoch key is gone, so live leases are re-added (key counters re-seed themselves from recorded usage).
 /// </summary>
 internal sealed partial class LeaseHeartbeat(RedisLiveState state, RedisConnection redis, RouterSettings settings, TimeProvider time,
     ILogger<LeaseHeartbeat> logger) : BackgroundService
 {
     private string? _epoch;
-
-    /// <summary>Raised once each time Redis is found without the state this replica saw before.</summary>
-    public event Func<Task>? StateLost;
 
     protected override async Task ExecuteAsync(CancellationToken stoppingToken)
     {
@@ -33,13 +30,10 @@ internal sealed partial class LeaseHeartbeat(RedisLiveState state, RedisConnecti
         {
             var rebuild = await CheckEpochAsync();
             await state.RenewAsync(time.GetUtcNow(), settings.LeaseTtl, rebuild);
-            if (rebuild && StateLost is { } handlers)
-            {
-                Log.Rebuilt(logger);
-                foreach (var handler in handlers.GetInvocationList().Cast<Func<Task>>()) await handler();
-            }
+            // Key counters rebuild themselves: their seeded markers went with the rest, so each key re-seeds from Postgres on next use.
+            if (rebuild) Log.Rebuilt(logger);
         }
-        catch (Exception e) when (e is StackExchange.Redis.RedisException or Resp.RedisScriptException or TimeoutException)
+        catch (Exception e) when (e is StackExchange.Redis.RedisException or TimeoutException)
         {
             // Redis is away; RedisConnection has said so once. Local leases were renewed before the Redis call.
         }

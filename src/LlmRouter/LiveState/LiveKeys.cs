@@ -17,6 +17,8 @@ internal static class LiveKeys
     public static string KeyTokens(Guid keyId, string minute) => $"{P}tpm:key:{keyId:N}:{minute}";
     public static string KeyQuota(Guid keyId, string period) => $"{P}quota:key:{keyId:N}:{period}";
     public static string KeyBudget(Guid keyId, string period) => $"{P}budget:key:{keyId:N}:{period}";
+    /// <summary>Present once the key's counters for the period were seeded from recorded usage.</summary>
+    public static string KeySeeded(Guid keyId, string period) => $"{P}seeded:key:{keyId:N}:{period}";
     /// <summary>Set once per Redis lifetime; a change means Redis lost its state and counters must be rebuilt.</summary>
     public const string Epoch = P + "epoch";
 }

@@ -1,5 +1,3 @@
-using LlmRouter.LiveState.Resp;
-
 namespace LlmRouter.LiveState;
 
 /// <summary>
@@ -9,19 +7,13 @@ namespace LlmRouter.LiveState;
 /// </summary>
 internal static class LiveScripts
 {
-    public const int KeySlots = 5;
+    public const int KeySlots = 6;
     public const int KeysPerCandidate = 6;
     public const int FixedArgs = 18;
     public const int ArgsPerCandidate = 3;
 
-    public static readonly LuaScript AdmitScript = new(Admit);
-    public static readonly LuaScript SettleScript = new(Settle);
-    public static readonly LuaScript RenewScript = new(Renew);
-    /// <summary>Loaded on every new script connection, so calls can send just the digest.</summary>
-    public static readonly IReadOnlyList<LuaScript> All = [AdmitScript, SettleScript, RenewScript];
-
     /// <summary>
-    /// KEYS: key leases, key rpm, key tpm, key quota, key budget; then per candidate: leases, backend leases,
+    /// KEYS: key leases, key rpm, key tpm, key quota, key budget, key seeded marker; then per candidate: leases, backend leases,
     /// cooldown-until, rpm, tpm, ttft. ARGV: now, lease id, lease expiry, least-busy?, backend limit, has key?,
     /// key rpm, tpm, parallel, quota, budget limits, reserve tokens, reserve micros, candidate count, zset ttl,
     /// next minute, quota ttl, request id (the key hold's member); then per candidate: max parallel, rpm, tpm. -1 means "no limit".
@@ -41,6 +33,7 @@ internal static class LiveScripts
         local reserve = tonumber(ARGV[12])
         local reservem = tonumber(ARGV[13])
         if haskey then
+          if tonumber(redis.call('GET', KEYS[6]) or '0') <= now then return {'seed', 0, 0, -1, -1} end
           local rpm = tonumber(ARGV[7])
           local tpm = tonumber(ARGV[8])
           local par = tonumber(ARGV[9])
@@ -59,7 +52,7 @@ internal static class LiveScripts
         local busy = false
         local cool = -1
         for i = 1, n do
-          local b = 5 + (i - 1) * 6
+          local b = 6 + (i - 1) * 6
           local a = 18 + (i - 1) * 3
           local c = live(KEYS[b + 1])
           local rpmv = num(KEYS[b + 4])
@@ -89,7 +82,7 @@ internal static class LiveScripts
         if chosen == 0 then
           if busy or cool < 0 then head = {'busy', 0, 0, -1, -1} else head = {'cool', 0, cool - now, -1, -1} end
         else
-          local b = 5 + (chosen - 1) * 6
+          local b = 6 + (chosen - 1) * 6
           redis.call('ZADD', KEYS[b + 1], expiry, lease)
           redis.call('PEXPIRE', KEYS[b + 1], ttl)
           redis.call('ZADD', KEYS[b + 2], expiry, lease)
@@ -165,6 +158,30 @@ internal static class LiveScripts
           local v = tonumber(ARGV[11])
           if old >= 0 then v = old * 0.8 + v * 0.2 end
           redis.call('SET', KEYS[10], tostring(v), 'PX', 3600000)
+        end
+        return 1
+        """;
+
+    /// <summary>
+    /// KEYS: seeded marker, quota, budget, key rpm (this minute), key tpm (this minute). ARGV: period tokens, period
+    /// micros, minute requests, minute tokens, counter ttl ms (-1: none), now ms, seeded-until ms. The marker holds
+    /// "seeded until" (caller's clock); while it holds, a later seed (another replica racing, a retry) changes
+    /// nothing, so usage is never counted twice.
+    /// </summary>
+    public const string Seed = """
+        if tonumber(redis.call('GET', KEYS[1]) or '0') > tonumber(ARGV[6]) then return 0 end
+        redis.call('SET', KEYS[1], ARGV[7])
+        local ttl = tonumber(ARGV[5])
+        if ttl > 0 then redis.call('PEXPIRE', KEYS[1], ttl) end
+        redis.call('INCRBY', KEYS[2], ARGV[1])
+        redis.call('INCRBY', KEYS[3], ARGV[2])
+        redis.call('INCRBY', KEYS[4], ARGV[3])
+        redis.call('PEXPIRE', KEYS[4], 120000)
+        redis.call('INCRBY', KEYS[5], ARGV[4])
+        redis.call('PEXPIRE', KEYS[5], 120000)
+        if ttl > 0 then
+          redis.call('PEXPIRE', KEYS[2], ttl)
+          redis.call('PEXPIRE', KEYS[3], ttl)
         end
         return 1
         """;

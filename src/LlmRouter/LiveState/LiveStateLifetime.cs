@@ -8,7 +8,11 @@ namespace LlmRouter.LiveState;
 /// </summary>
 internal sealed class LiveStateLifetime(RedisConnection redis, PendingSettles pending) : IHostedLifecycleService
 {
-    public Task StartAsync(CancellationToken cancellationToken) => redis.StartAsync();
+    /// <summary>A reachable Redis answers in milliseconds; an unreachable one must not hold up start-up (the connect goes on in the background).</summary>
+    private static readonly TimeSpan ConnectWait = TimeSpan.FromSeconds(1);
+
+    public async Task StartAsync(CancellationToken cancellationToken) =>
+        await Task.WhenAny(redis.StartAsync(), Task.Delay(ConnectWait, cancellationToken));
 
     public Task StoppedAsync(CancellationToken cancellationToken) => pending.DrainAsync().WaitAsync(TimeSpan.FromSeconds(5), cancellationToken);
 

@@ -1,3 +1,5 @@
+using Microsoft.Extensions.DependencyInjection.Extensions;
+
 namespace LlmRouter.LiveState;
 
 internal static class LiveStateServiceCollectionExtensions
@@ -12,6 +14,7 @@ internal static class LiveStateServiceCollectionExtensions
         services.AddSingleton<LeaseHeartbeat>();
         services.AddHostedService(sp => sp.GetRequiredService<LeaseHeartbeat>());
         services.AddHostedService<LiveStateLifetime>();
+        services.TryAddEnumerable(ServiceDescriptor.Singleton<Health.IReadinessContributor, RedisReadiness>());
         return services;
     }
 }

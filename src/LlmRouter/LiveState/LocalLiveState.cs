@@ -14,6 +14,8 @@ internal sealed class LocalLiveState : ILiveState
     private readonly Dictionary<string, List<DateTimeOffset>> _failures = new(StringComparer.Ordinal);
     private readonly Dictionary<string, long> _counters = new(StringComparer.Ordinal);
     private readonly Dictionary<string, double> _ttft = new(StringComparer.Ordinal);
+    /// <summary>Seeded key periods; a guessed seed (usage store unreachable) holds only until its time.</summary>
+    private readonly Dictionary<string, DateTimeOffset> _seededUntil = new(StringComparer.Ordinal);
 
     public bool IsShared => false;
     public event Action<string>? SlotReleased;
@@ -91,6 +93,9 @@ internal sealed class LocalLiveState : ILiveState
 
     private AdmissionResult? CheckKey(KeyAdmission key, DateTimeOffset now, string minute)
     {
+        // A process that just started knows nothing of the key's usage: seed from recorded usage first.
+        if (!(_seededUntil.TryGetValue(LiveKeys.KeySeeded(key.KeyId, key.QuotaBucket), out var until) && until > now))
+            return new AdmissionResult { Status = AdmissionStatus.KeyNeedsSeed };
         if (key.RpmLimit is { } rpm && Counter(LiveKeys.KeyRequests(key.KeyId, minute)) >= rpm)
             return new AdmissionResult { Status = AdmissionStatus.KeyRateLimited, RetryAt = TimeBuckets.NextMinute(now), RemainingRequests = 0 };
         if (key.TpmLimit is { } tpm && Counter(LiveKeys.KeyTokens(key.KeyId, minute)) + key.ReserveTokens > tpm)
@@ -110,6 +115,22 @@ internal sealed class LocalLiveState : ILiveState
         if (backendLimit is { } limit && Count(LiveKeys.BackendLeases(candidate.BackendId), now) >= limit) return true;
         if (candidate.Rpm is { } rpm && Counter(LiveKeys.DeploymentRequests(candidate.Id, minute)) >= rpm) return true;
         return candidate.Tpm is { } tpm && Counter(LiveKeys.DeploymentTokens(candidate.Id, minute)) >= tpm;
+    }
+
+    public Task SeedAsync(KeyAdmission key, KeyUsageSnapshot usage, DateTimeOffset now, TimeSpan? markerTtl = null)
+    {
+        lock (_lock)
+        {
+            var marker = LiveKeys.KeySeeded(key.KeyId, key.QuotaBucket);
+            if (_seededUntil.TryGetValue(marker, out var until) && until > now) return Task.CompletedTask;
+            _seededUntil[marker] = markerTtl is { } ttl ? now + ttl : DateTimeOffset.MaxValue;
+            var minute = TimeBuckets.Minute(now);
+            Add(LiveKeys.KeyQuota(key.KeyId, key.QuotaBucket), usage.PeriodTokens);
+            Add(LiveKeys.KeyBudget(key.KeyId, key.QuotaBucket), usage.PeriodMicros);
+            Add(LiveKeys.KeyRequests(key.KeyId, minute), usage.MinuteRequests);
+            Add(LiveKeys.KeyTokens(key.KeyId, minute), usage.MinuteTokens);
+        }
+        return Task.CompletedTask;
     }
 
     public Task SettleAsync(SettleRequest request)

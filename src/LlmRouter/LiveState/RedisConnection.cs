@@ -1,14 +1,12 @@
 using LlmRouter.Configuration;
-using LlmRouter.LiveState.Resp;
 using StackExchange.Redis;
 
 namespace LlmRouter.LiveState;
 
 /// <summary>
-/// The process's Redis connections, behind one class so an upgrade is one file: StackExchange.Redis 1.2.6 for pub/sub
-/// and the heartbeat's plain commands, and <see cref="Scripts"/>, a lean pipelined connection for the hot path's scripts.
+/// The one Redis connection of the process (StackExchange.Redis 1.2.6, kept behind this class so an upgrade is one file).
 /// Never blocks start-up: while Redis is away, <see cref="Database"/> is null and callers use process-local state;
-/// both reconnect by themselves and <see cref="Reconnected"/> fires so callers can resynchronise.
+/// the multiplexer reconnects by itself and <see cref="Reconnected"/> fires so callers can resynchronise.
 /// </summary>
 internal sealed partial class RedisConnection : IAsyncDisposable
 {
@@ -26,11 +24,7 @@ internal sealed partial class RedisConnection : IAsyncDisposable
     {
         _logger = logger;
         _configuration = settings.RedisUrl is { } url ? ToConfiguration(url) : null;
-        if (_configuration is not null) Scripts = new RedisScriptPipe(RedisEndpoint.Parse(_configuration), LiveScripts.All, logger);
     }
-
-    /// <summary>The admission, settle and renew scripts' connection; null without <c>redis_url</c>.</summary>
-    public RedisScriptPipe? Scripts { get; }
 
     public bool IsConfigured => _configuration is not null;
     public bool IsConnected => _multiplexer?.IsConnected == true;
@@ -52,7 +46,6 @@ internal sealed partial class RedisConnection : IAsyncDisposable
     private async Task ConnectAsync()
     {
         if (_configuration is null) return;
-        var scripts = Scripts!.StartAsync();
         var options = ConfigurationOptions.Parse(_configuration);
         options.AbortOnConnectFail = false;
         options.ConnectTimeout = 2000;
@@ -73,7 +66,6 @@ internal sealed partial class RedisConnection : IAsyncDisposable
         };
         if (_multiplexer.IsConnected) Reconnected?.Invoke();
         else if (Interlocked.Exchange(ref _reportedDown, 1) == 0) Log.Lost(_logger, "not reachable at start-up");
-        await scripts;
     }
 
     /// <summary><c>redis://[:password@]host:port[/db]</c> or StackExchange's own <c>host:port,options</c>.</summary>
@@ -93,10 +85,10 @@ internal sealed partial class RedisConnection : IAsyncDisposable
         return string.Join(',', parts);
     }
 
-    public async ValueTask DisposeAsync()
+    public ValueTask DisposeAsync()
     {
-        if (Scripts is not null) await Scripts.DisposeAsync();
         _multiplexer?.Dispose();
+        return ValueTask.CompletedTask;
     }
 
     private static partial class Log

@@ -1,7 +1,7 @@
 using System.Collections.Concurrent;
 using System.Globalization;
 using LlmRouter.Configuration;
-using LlmRouter.LiveState.Resp;
+using StackExchange.Redis;
 
 namespace LlmRouter.LiveState;
 
@@ -17,17 +17,18 @@ internal sealed partial class RedisLiveState(RedisConnection redis, LocalLiveSta
     private long _roundTrips;
     private int _fallbackLogged;
 
-    public bool IsShared => redis.Scripts is { IsConnected: true };
+    public bool IsShared => redis.IsConnected;
     public event Action<string>? SlotReleased;
 
     /// <summary>Redis calls made for requests (admission + settle), for the benchmark's hot-path accounting.</summary>
     public long RoundTrips => Interlocked.Read(ref _roundTrips);
 
+
     public async ValueTask<AdmissionResult> AdmitAsync(AdmissionRequest request)
     {
-        var scripts = redis.Scripts;
+        var db = redis.Database;
         AdmissionResult result;
-        if (scripts is not { IsConnected: true })
+        if (db is null)
         {
             result = await local.AdmitAsync(request);
         }
@@ -35,10 +36,10 @@ internal sealed partial class RedisLiveState(RedisConnection redis, LocalLiveSta
         {
             try
             {
-                result = await AdmitSharedAsync(scripts, request);
+                result = await AdmitSharedAsync(db, request);
                 Volatile.Write(ref _fallbackLogged, 0);
             }
-            catch (RedisScriptException e)
+            catch (Exception e) when (e is RedisException or TimeoutException)
             {
                 // Once per outage, not once per request.
                 if (Interlocked.Exchange(ref _fallbackLogged, 1) == 0) Log.Fallback(logger, e.GetType().Name);
@@ -50,24 +51,22 @@ internal sealed partial class RedisLiveState(RedisConnection redis, LocalLiveSta
         return result;
     }
 
-    private async Task<AdmissionResult> AdmitSharedAsync(RedisScriptPipe scripts, AdmissionRequest request)
+    private async Task<AdmissionResult> AdmitSharedAsync(IDatabase db, AdmissionRequest request)
     {
         var now = request.Now;
         var nowMs = now.ToUnixTimeMilliseconds();
         var minute = TimeBuckets.Minute(now);
         var candidates = request.Candidates;
-        var keys = new string[LiveScripts.KeySlots + candidates.Count * LiveScripts.KeysPerCandidate];
-        var args = new RespArg[LiveScripts.FixedArgs + candidates.Count * LiveScripts.ArgsPerCandidate];
+        var keys = new RedisKey[LiveScripts.KeySlots + candidates.Count * LiveScripts.KeysPerCandidate];
+        var args = new RedisValue[LiveScripts.FixedArgs + candidates.Count * LiveScripts.ArgsPerCandidate];
         var key = request.Key;
         var keyId = key?.KeyId ?? Guid.Empty;
-        var keyNames = LiveKeyNames.Of(keyId);
-        var keyMinute = keyNames.In(minute);
-        var keyPeriod = keyNames.InPeriod(key?.QuotaBucket ?? "lifetime");
-        keys[0] = keyNames.Leases;
-        keys[1] = keyMinute.Requests;
-        keys[2] = keyMinute.Tokens;
-        keys[3] = keyPeriod.Quota;
-        keys[4] = keyPeriod.Budget;
+        keys[0] = LiveKeys.KeyLeases(keyId);
+        keys[1] = LiveKeys.KeyRequests(keyId, minute);
+        keys[2] = LiveKeys.KeyTokens(keyId, minute);
+        keys[3] = LiveKeys.KeyQuota(keyId, key?.QuotaBucket ?? "lifetime");
+        keys[4] = LiveKeys.KeyBudget(keyId, key?.QuotaBucket ?? "lifetime");
+        keys[5] = LiveKeys.KeySeeded(keyId, key?.QuotaBucket ?? "lifetime");
         var ttlMs = (long)(request.LeaseTtl.TotalMilliseconds * 2);
         args[0] = nowMs;
         args[1] = request.LeaseId;
@@ -91,14 +90,12 @@ internal sealed partial class RedisLiveState(RedisConnection redis, LocalLiveSta
         {
             var d = candidates[i];
             var k = LiveScripts.KeySlots + i * LiveScripts.KeysPerCandidate;
-            var names = LiveKeyNames.Of(d);
-            var perMinute = names.In(minute);
-            keys[k] = names.Leases;
-            keys[k + 1] = names.BackendLeases;
-            keys[k + 2] = names.Cooldown;
-            keys[k + 3] = perMinute.Requests;
-            keys[k + 4] = perMinute.Tokens;
-            keys[k + 5] = names.Ttft;
+            keys[k] = LiveKeys.DeploymentLeases(d.Id);
+            keys[k + 1] = LiveKeys.BackendLeases(d.BackendId);
+            keys[k + 2] = LiveKeys.Cooldown(d.Id);
+            keys[k + 3] = LiveKeys.DeploymentRequests(d.Id, minute);
+            keys[k + 4] = LiveKeys.DeploymentTokens(d.Id, minute);
+            keys[k + 5] = LiveKeys.Ttft(d.Id);
             var a = LiveScripts.FixedArgs + i * LiveScripts.ArgsPerCandidate;
             args[a] = d.MaxParallelRequests ?? -1;
             args[a + 1] = d.Rpm ?? -1;
@@ -106,17 +103,18 @@ internal sealed partial class RedisLiveState(RedisConnection redis, LocalLiveSta
         }
 
         Interlocked.Increment(ref _roundTrips);
-        var reply = (await scripts.EvalAsync(LiveScripts.AdmitScript, keys, args)).Items;
-        var status = reply[0].Text;
-        var chosen = (int)reply[1].ToInt64();
-        var retryMs = reply[2].ToInt64();
-        var remainingRequests = reply[3].ToInt64();
-        var remainingTokens = reply[4].ToInt64();
+        var reply = (RedisResult[])(await db.ScriptEvaluateAsync(LiveScripts.Admit, keys, args))!;
+        var status = (string)reply[0]!;
+        var chosen = (int)reply[1];
+        var retryMs = (long)reply[2];
+        var remainingRequests = (long)reply[3];
+        var remainingTokens = (long)reply[4];
         var stats = new Dictionary<string, DeploymentStats>(candidates.Count, StringComparer.Ordinal);
         for (var i = 0; i < candidates.Count && 5 + i * 4 + 3 < reply.Length; i++)
         {
             var o = 5 + i * 4;
-            stats[candidates[i].Id] = new DeploymentStats((int)reply[o].ToInt64(), reply[o + 1].ToDouble(), reply[o + 2].ToInt64(), reply[o + 3].ToInt64());
+            stats[candidates[i].Id] = new DeploymentStats((int)reply[o],
+                double.Parse((string)reply[o + 1]!, CultureInfo.InvariantCulture), (long)reply[o + 2], (long)reply[o + 3]);
         }
         return status switch
         {
@@ -138,6 +136,7 @@ internal sealed partial class RedisLiveState(RedisConnection redis, LocalLiveSta
                 RemainingRequests = remainingRequests >= 0 ? remainingRequests : null,
                 RemainingTokens = remainingTokens >= 0 ? remainingTokens : null,
             },
+            "seed" => new AdmissionResult { Status = AdmissionStatus.KeyNeedsSeed },
             "kpar" => new AdmissionResult { Status = AdmissionStatus.KeyParallelLimited, RetryAt = now.AddMilliseconds(retryMs) },
             _ => new AdmissionResult { Status = AdmissionStatus.KeyQuotaExceeded },
         };
@@ -146,6 +145,34 @@ internal sealed partial class RedisLiveState(RedisConnection redis, LocalLiveSta
     /// <summary>Period counters outlive their period by a day, then Redis drops them; lifetime counters never expire.</summary>
     private static long QuotaTtlMs(KeyAdmission? key, DateTimeOffset now) =>
         key?.QuotaResets is { } resets && resets > now ? (long)(resets - now + TimeSpan.FromDays(1)).TotalMilliseconds : -1;
+
+    public async Task SeedAsync(KeyAdmission key, KeyUsageSnapshot usage, DateTimeOffset now, TimeSpan? markerTtl = null)
+    {
+        if (redis.Database is not { } db)
+        {
+            await local.SeedAsync(key, usage, now, markerTtl);
+            return;
+        }
+        try
+        {
+            var minute = TimeBuckets.Minute(now);
+            RedisKey[] keys =
+            [
+                LiveKeys.KeySeeded(key.KeyId, key.QuotaBucket), LiveKeys.KeyQuota(key.KeyId, key.QuotaBucket),
+                LiveKeys.KeyBudget(key.KeyId, key.QuotaBucket), LiveKeys.KeyRequests(key.KeyId, minute), LiveKeys.KeyTokens(key.KeyId, minute),
+            ];
+            var until = markerTtl is { } guess ? (now + guess).ToUnixTimeMilliseconds() : long.MaxValue / 2;
+            RedisValue[] args = [usage.PeriodTokens, usage.PeriodMicros, usage.MinuteRequests, usage.MinuteTokens,
+                QuotaTtlMs(key, now), now.ToUnixTimeMilliseconds(), until];
+            Interlocked.Increment(ref _roundTrips);
+            await db.ScriptEvaluateAsync(LiveScripts.Seed, keys, args);
+        }
+        catch (Exception e) when (e is RedisException or TimeoutException)
+        {
+            // Redis went away between admission and seed: the local state will ask for its own seed.
+            await local.SeedAsync(key, usage, now, markerTtl);
+        }
+    }
 
     public async Task SettleAsync(SettleRequest request)
     {
@@ -169,9 +196,9 @@ internal sealed partial class RedisLiveState(RedisConnection redis, LocalLiveSta
                 KeyHold = hold is { Shared: true } ? hold : null,
             };
             // A shared lease that cannot be released now simply expires with its TTL.
-            if ((shared.Lease is not null || shared.KeyHold is not null) && redis.Scripts is { IsConnected: true } scripts) await SettleSharedAsync(scripts, shared);
+            if ((shared.Lease is not null || shared.KeyHold is not null) && redis.Database is { } db) await SettleSharedAsync(db, shared);
         }
-        catch (RedisScriptException e)
+        catch (Exception e) when (e is RedisException or TimeoutException)
         {
             Log.SettleFailed(logger, lease?.Deployment.Id ?? "-", e.GetType().Name);
         }
@@ -181,33 +208,29 @@ internal sealed partial class RedisLiveState(RedisConnection redis, LocalLiveSta
         }
     }
 
-    private static readonly DeploymentNames NoDeployment = new("-", "-");
-    private static readonly string NoMinute = LiveKeys.KeyTokens(Guid.Empty, "-");
-
-    private async Task SettleSharedAsync(RedisScriptPipe scripts, SettleRequest request)
+    private async Task SettleSharedAsync(IDatabase db, SettleRequest request)
     {
         var lease = request.Lease;
         var hold = request.KeyHold;
+        var depId = lease?.Deployment.Id ?? "-";
         var key = hold?.Key;
-        var keyNames = LiveKeyNames.Of(key?.KeyId ?? Guid.Empty);
-        var period = keyNames.InPeriod(key?.QuotaBucket ?? "lifetime");
-        // Without a slot to release (only a key hold), the deployment keys are placeholders the script leaves alone.
-        var deployment = lease is null ? NoDeployment : LiveKeyNames.Of(lease.Deployment);
-        string[] keys =
+        var keyId = key?.KeyId ?? Guid.Empty;
+        RedisKey[] keys =
         [
-            deployment.Leases, deployment.BackendLeases, keyNames.Leases,
-            hold is null ? NoMinute : keyNames.In(hold.MinuteBucket).Tokens, period.Quota, period.Budget,
-            deployment.In(TimeBuckets.Minute(request.Now)).Tokens, deployment.Failures, deployment.Cooldown, deployment.Ttft,
+            LiveKeys.DeploymentLeases(depId), LiveKeys.BackendLeases(lease?.Deployment.BackendId ?? "-"), LiveKeys.KeyLeases(keyId),
+            LiveKeys.KeyTokens(keyId, hold?.MinuteBucket ?? "-"), LiveKeys.KeyQuota(keyId, key?.QuotaBucket ?? "lifetime"),
+            LiveKeys.KeyBudget(keyId, key?.QuotaBucket ?? "lifetime"), LiveKeys.DeploymentTokens(depId, TimeBuckets.Minute(request.Now)),
+            LiveKeys.Failures(depId), LiveKeys.Cooldown(depId), LiveKeys.Ttft(depId),
         ];
-        RespArg[] args =
+        RedisValue[] args =
         [
-            lease?.Id ?? "", key is null ? 0L : 1L, request.ActualTokens - (key?.ReserveTokens ?? 0), request.ActualMicros - (key?.ReserveMicros ?? 0),
-            request.ActualTokens, request.Failed ? 1L : 0L, request.Now.ToUnixTimeMilliseconds(), (long)request.AllowedFails,
+            lease?.Id ?? "", key is null ? 0 : 1, request.ActualTokens - (key?.ReserveTokens ?? 0), request.ActualMicros - (key?.ReserveMicros ?? 0),
+            request.ActualTokens, request.Failed ? 1 : 0, request.Now.ToUnixTimeMilliseconds(), request.AllowedFails,
             (long)request.FailureWindow.TotalMilliseconds, (long)request.CooldownTime.TotalMilliseconds,
-            request.TtftMs is { } ttft ? Math.Round(ttft, 3) : -1L, hold?.RequestId ?? "",
+            request.TtftMs is { } ttft ? Math.Round(ttft, 3) : -1, hold?.RequestId ?? "",
         ];
         Interlocked.Increment(ref _roundTrips);
-        await scripts.EvalAsync(LiveScripts.SettleScript, keys, args);
+        await db.ScriptEvaluateAsync(LiveScripts.Settle, keys, args);
     }
 
     /// <summary>
@@ -220,9 +243,9 @@ internal sealed partial class RedisLiveState(RedisConnection redis, LocalLiveSta
         var holds = _holds.Values.ToArray();
         var expiry = now + leaseTtl;
         local.Renew(leases.Where(l => !l.Shared), holds.Where(h => !h.Shared), expiry);
-        if (redis.Scripts is not { IsConnected: true } scripts) return;
-        var keys = new List<string>();
-        var args = new List<RespArg> { expiry.ToUnixTimeMilliseconds(), rebuild ? 1L : 0L, (long)(leaseTtl.TotalMilliseconds * 2) };
+        if (redis.Database is not { } db) return;
+        var keys = new List<RedisKey>();
+        var args = new List<RedisValue> { expiry.ToUnixTimeMilliseconds(), rebuild ? 1 : 0, (long)(leaseTtl.TotalMilliseconds * 2) };
         foreach (var lease in leases.Where(l => l.Shared && !l.IsSettled))
         {
             keys.Add(LiveKeys.DeploymentLeases(lease.Deployment.Id));
@@ -235,7 +258,7 @@ internal sealed partial class RedisLiveState(RedisConnection redis, LocalLiveSta
             keys.Add(LiveKeys.KeyLeases(hold.Key.KeyId));
             args.Add(hold.RequestId);
         }
-        if (keys.Count > 0) await scripts.EvalAsync(LiveScripts.RenewScript, keys, args);
+        if (keys.Count > 0) await db.ScriptEvaluateAsync(LiveScripts.Renew, keys.ToArray(), args.ToArray());
     }
 
     private static partial class Log

@@ -1,20 +1,25 @@
 using LlmRouter.Backends;
 using LlmRouter.Configuration;
 using LlmRouter.Errors;
-using LlmRouter.Hosting;
 using LlmRouter.LiveState;
+using Polly;
+using Polly.Retry;
+using Polly.Timeout;
+using LlmRouter.Usage;
 
 namespace LlmRouter.Routing;
 
 /// <summary>
-/// Gets a request answered: for each group in turn (the one asked for, then its fallbacks), retries that pick a
-/// deployment afresh on every attempt (atomic admission in the live state, waiting in the queue when all are busy, or
-/// for a cooldown to end when there is nowhere else to go), with a per-attempt first-byte timeout. Only failures before
-/// the first byte are retried; the caller relays the rest. The retry loop is written out rather than run through a
-/// resilience pipeline: on the hot path a pipeline's layers cost six async frames and a fifth of a request's allocations.
+/// Gets a request answered: for each group in turn (the one asked for, then its fallbacks), a Polly pipeline of
+/// retries that picks a deployment afresh on every attempt (atomic admission in the live state, waiting in the queue
+/// when all are busy, or for a cooldown to end when there is nowhere else to go), with a per-attempt first-byte
+/// timeout. Only failures before the first byte are retried; the caller relays the rest.
 /// </summary>
 internal sealed partial class RequestRouter
 {
+    private static readonly ResiliencePropertyKey<TimeSpan> FirstByteTimeout = new("llmrouter.first-byte-timeout");
+    private static readonly ResiliencePropertyKey<DateTimeOffset> Deadline = new("llmrouter.deadline");
+
     private readonly ModelCatalog _catalog;
     private readonly IDeploymentAvailability _availability;
     private readonly CandidateOrder _order;
@@ -23,10 +28,16 @@ internal sealed partial class RequestRouter
     private readonly BackendRegistry _backends;
     private readonly RouterSettings _settings;
     private readonly TimeProvider _time;
+    private readonly ResiliencePipeline _pipeline;
+    private readonly KeyUsageReader _usage;
+    private readonly ILogger<RequestRouter> _logger;
 
     public RequestRouter(ModelCatalog catalog, IDeploymentAvailability availability, CandidateOrder order, ILiveState state,
-        AdmissionQueue queue, BackendRegistry backends, RouterSettings settings, TimeProvider time)
+        AdmissionQueue queue, BackendRegistry backends, RouterSettings settings, TimeProvider time, KeyUsageReader usage,
+        ILogger<RequestRouter> logger)
     {
+        _usage = usage;
+        _logger = logger;
         _catalog = catalog;
         _availability = availability;
         _order = order;
@@ -35,6 +46,39 @@ internal sealed partial class RequestRouter
         _backends = backends;
         _settings = settings;
         _time = time;
+        _pipeline = BuildPipeline(settings, time);
+    }
+
+    private static ResiliencePipeline BuildPipeline(RouterSettings settings, TimeProvider time)
+    {
+        var builder = new ResiliencePipelineBuilder { TimeProvider = time };
+        if (settings.NumRetries > 0)
+        {
+            builder.AddRetry(new RetryStrategyOptions
+            {
+                MaxRetryAttempts = settings.NumRetries,
+                // Not once `timeout` (the whole call) has passed: a retry then could only fail.
+                ShouldHandle = args => ValueTask.FromResult(
+                    args.Outcome.Exception is BackendFailureException { Kind: not FailureKind.BadRequest } or TimeoutRejectedException
+                    && time.GetUtcNow() < args.Context.Properties.GetValue(Deadline, DateTimeOffset.MaxValue)),
+                // A saturated backend gets room to drain; any other failure is retried at once elsewhere.
+                DelayGenerator = args => ValueTask.FromResult<TimeSpan?>(args.Outcome.Exception is BackendFailureException { Kind: FailureKind.Busy }
+                    ? TimeSpan.FromMilliseconds(100 * Math.Pow(2, args.AttemptNumber) * (0.5 + Random.Shared.NextDouble()))
+                    : TimeSpan.Zero),
+            });
+        }
+        builder.AddTimeout(new TimeoutStrategyOptions
+        {
+            // Each attempt gets its first-byte timeout, but never more than is left of the whole call: retries share `timeout`.
+            // (A generated timeout of zero or less would mean none at all; AttemptAsync refuses to start past the deadline.)
+            TimeoutGenerator = args =>
+            {
+                var perAttempt = args.Context.Properties.GetValue(FirstByteTimeout, TimeSpan.FromMinutes(10));
+                var left = args.Context.Properties.GetValue(Deadline, DateTimeOffset.MaxValue) - time.GetUtcNow();
+                return ValueTask.FromResult(left < perAttempt ? Max(left, TimeSpan.FromMilliseconds(1)) : perAttempt);
+            },
+        });
+        return builder.Build();
     }
 
     /// <param name="start">Starts the backend call on the admitted deployment and returns once its first chunk is in.</param>
@@ -55,14 +99,27 @@ internal sealed partial class RequestRouter
             if (call.Key is { } k && !k.MayUse(group)) continue;
             try
             {
-                var firstByte = call.Stream ? _settings.StreamTimeout ?? _settings.Timeout : Min(_settings.FirstTokenTimeout, _settings.Timeout);
-                return await RetryAsync(new AttemptRun<T>(attempt, start, deadline, cancellationToken), firstByte);
+                var context = ResilienceContextPool.Shared.Get(cancellationToken);
+                try
+                {
+                    var firstByte = call.Stream ? _settings.StreamTimeout ?? _settings.Timeout : Min(_settings.FirstTokenTimeout, _settings.Timeout);
+                    context.Properties.Set(FirstByteTimeout, firstByte);
+                    context.Properties.Set(Deadline, deadline);
+                    var value = await _pipeline.ExecuteAsync(
+                        static async (ctx, s) => await s.Router.AttemptAsync(s, ctx.CancellationToken),
+                        context, new AttemptRun<T>(this, attempt, start, deadline, cancellationToken));
+                    return value;
+                }
+                finally
+                {
+                    ResilienceContextPool.Shared.Return(context);
+                }
             }
             catch (BackendFailureException e) when (e.Kind != FailureKind.BadRequest)
             {
                 lastError = e.ToApiError();
             }
-            catch (FirstByteTimeoutException)
+            catch (TimeoutRejectedException)
             {
                 lastError = ApiError.Timeout($"No deployment of '{group}' sent a first byte in time.");
             }
@@ -106,47 +163,11 @@ internal sealed partial class RequestRouter
         return limits.Length > 0 && promptTokens > limits.Max();
     }
 
-    /// <summary>Up to <c>num_retries</c> more attempts on failures before the first byte, while the call's timeout lasts.</summary>
-    private async Task<Routed<T>> RetryAsync<T>(AttemptRun<T> run, TimeSpan firstByte)
-    {
-        for (var retry = 0; ; retry++)
-        {
-            try
-            {
-                return await TimedAttemptAsync(run, firstByte);
-            }
-            catch (Exception e) when (retry < _settings.NumRetries
-                && e is BackendFailureException { Kind: not FailureKind.BadRequest } or FirstByteTimeoutException
-                && _time.GetUtcNow() < run.Deadline)
-            {
-                // A saturated backend gets room to drain; any other failure is retried at once elsewhere.
-                if (e is BackendFailureException { Kind: FailureKind.Busy })
-                    await Task.Delay(TimeSpan.FromMilliseconds(100 * Math.Pow(2, retry) * (0.5 + Random.Shared.NextDouble())), _time, run.ClientGone);
-            }
-        }
-    }
-
-    /// <summary>One attempt under its first-byte timeout, but never more than is left of the whole call: retries share `timeout`.</summary>
-    private async Task<Routed<T>> TimedAttemptAsync<T>(AttemptRun<T> run, TimeSpan firstByte)
-    {
-        var left = run.Deadline - _time.GetUtcNow();
-        using var timeout = new CancellationTokenSource(left < firstByte ? Max(left, TimeSpan.FromMilliseconds(1)) : firstByte, _time);
-        using var clientGone = run.ClientGone.UnsafeRegister(static source => ((CancellationTokenSource)source!).Cancel(), timeout);
-        try
-        {
-            return await AttemptAsync(run, timeout.Token);
-        }
-        catch (OperationCanceledException) when (timeout.IsCancellationRequested && !run.ClientGone.IsCancellationRequested)
-        {
-            throw new FirstByteTimeoutException();
-        }
-    }
-
     private async Task<Routed<T>> AttemptAsync<T>(AttemptRun<T> run, CancellationToken cancellationToken)
     {
         var state = run.State;
         // `timeout` bounds the whole call, retries and fallbacks included: past it, no new attempt starts.
-        if (_time.GetUtcNow() >= run.Deadline) throw new FirstByteTimeoutException();
+        if (_time.GetUtcNow() >= run.Deadline) throw new TimeoutRejectedException("The call's timeout has passed.");
         state.Attempts++;
         var admission = await AdmitAsync(state, run.Deadline, cancellationToken);
         var lease = admission.Lease!;
@@ -173,7 +194,7 @@ internal sealed partial class RequestRouter
     private async Task<AdmissionResult> AdmitAsync(AttemptState state, DateTimeOffset deadline, CancellationToken cancellationToken)
     {
         _catalog.TryGetGroup(state.Group, out var deployments);
-        var routable = AllRoutable(deployments) ? deployments : deployments.Where(_availability.IsRoutable).ToArray();
+        var routable = deployments.Where(_availability.IsRoutable).ToArray();
         if (routable.Length == 0)
         {
             // Held nowhere (per the backends' own model lists) is a 404; held but unhealthy is a 503 worth retrying.
@@ -185,7 +206,7 @@ internal sealed partial class RequestRouter
             throw new ApiErrorException(ApiError.Overloaded($"No healthy backend holds a model for '{state.Group}' right now.", retryAfterSeconds: 5));
         }
         // A retry goes to a deployment not tried yet, while there is one.
-        var untried = state.Tried.Count == 0 ? routable : routable.Where(d => !state.Tried.Contains(d.Id)).ToArray();
+        var untried = routable.Where(d => !state.Tried.Contains(d.Id)).ToArray();
         var (ordered, leastBusy) = _order.Order(untried.Length > 0 ? untried : routable, _availability);
 
         while (true)
@@ -218,27 +239,44 @@ internal sealed partial class RequestRouter
                 case AdmissionStatus.KeyParallelLimited:
                     throw new ApiErrorException(ApiError.RateLimited("Too many requests in flight for this key (max_parallel_requests).", RetryAfter(result.RetryAt)));
                 case AdmissionStatus.KeyQuotaExceeded:
-                    throw new ApiErrorException(ApiError.InsufficientQuota());
+                    // A periodic quota renews: say when. A lifetime one never does.
+                    throw new ApiErrorException(state.Call.KeyAdmission?.QuotaResets is { } resets
+                        ? ApiError.InsufficientQuota() with { RetryAfterSeconds = RetryAfter(resets) }
+                        : ApiError.InsufficientQuota());
+                case AdmissionStatus.KeyNeedsSeed:
+                    await SeedKeyAsync(state.Call.KeyAdmission!, cancellationToken);
+                    continue;
                 default:
                     throw new ApiErrorException(ApiError.Overloaded($"Every deployment of '{state.Group}' is busy.", retryAfterSeconds: 1));
             }
         }
     }
 
-    private bool AllRoutable(Deployment[] deployments)
+    /// <summary>
+    /// Builds the key's counters from recorded usage (first use in a period, or Redis lost them). When the usage store
+    /// is unreachable the counters start from what the live state has, and the seed is retried after a short while:
+    /// availability over a perfect count, and the retry errs on the side of counting twice, never not at all.
+    /// </summary>
+    private async Task SeedKeyAsync(KeyAdmission key, CancellationToken cancellationToken)
     {
-        foreach (var deployment in deployments)
+        var now = _time.GetUtcNow();
+        try
         {
-            if (!_availability.IsRoutable(deployment)) return false;
+            var usage = await _usage.ReadAsync(key.KeyId, key.PeriodStart, TimeBuckets.MinuteStart(now), cancellationToken);
+            await _state.SeedAsync(key, usage, now);
         }
-        return true;
+        catch (Exception e) when (e is Npgsql.NpgsqlException or TimeoutException or InvalidOperationException && !cancellationToken.IsCancellationRequested)
+        {
+            Log.SeedGuessed(_logger, key.KeyId, e.GetType().Name);
+            await _state.SeedAsync(key, default, now, markerTtl: TimeSpan.FromSeconds(30));
+        }
     }
 
-    private async ValueTask<AdmissionResult> AdmitOnceAsync(AttemptState state, Deployment[] ordered, bool leastBusy)
+    private ValueTask<AdmissionResult> AdmitOnceAsync(AttemptState state, Deployment[] ordered, bool leastBusy)
     {
-        var result = await _state.AdmitAsync(new AdmissionRequest
+        var result = _state.AdmitAsync(new AdmissionRequest
         {
-            LeaseId = Ids.NewHex(),
+            LeaseId = Guid.NewGuid().ToString("N"),
             RequestId = state.Call.RequestId,
             Candidates = ordered,
             LeastBusy = leastBusy,
@@ -248,6 +286,12 @@ internal sealed partial class RequestRouter
             Now = _time.GetUtcNow(),
             LeaseTtl = _settings.LeaseTtl,
         });
+        return Remember(result);
+    }
+
+    private async ValueTask<AdmissionResult> Remember(ValueTask<AdmissionResult> pending)
+    {
+        var result = await pending;
         _order.Remember(result.Stats);
         return result;
     }
@@ -271,9 +315,12 @@ internal sealed partial class RequestRouter
         public AdmissionResult? LastAdmission { get; set; }
     }
 
-    private sealed record AttemptRun<T>(AttemptState State,
+    private sealed record AttemptRun<T>(RequestRouter Router, AttemptState State,
         Func<IModelBackend, Deployment, CancellationToken, Task<T>> Start, DateTimeOffset Deadline, CancellationToken ClientGone);
 
-    /// <summary>No first byte within the attempt's time, or the call's whole timeout has passed.</summary>
-    private sealed class FirstByteTimeoutException() : Exception("No first byte in time.");
+    private static partial class Log
+    {
+        [LoggerMessage(30, LogLevel.Warning, "Usage store unreachable ({Error}) while seeding the counters of key {KeyId}; they start from the live state and are re-seeded in 30 s")]
+        public static partial void SeedGuessed(ILogger logger, Guid keyId, string error);
+    }
 }

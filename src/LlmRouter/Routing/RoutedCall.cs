@@ -13,6 +13,8 @@ internal sealed record RoutedCall
     /// <summary>Groups to try after <see cref="Model"/>, in order (config or the request's own <c>fallbacks</c>).</summary>
     public IReadOnlyList<string> Fallbacks { get; init; } = [];
     public int EstimatedPromptTokens { get; init; }
+    /// <summary>The answer cap sent to the backend as num_predict (the client's, or the one a key's quota needs).</summary>
+    public long? MaxTokens { get; init; }
     public KeyRecord? Key { get; init; }
     /// <summary>Reservation against the key's limits, or null when the key has none (or there is no key).</summary>
     public KeyAdmission? KeyAdmission { get; init; }

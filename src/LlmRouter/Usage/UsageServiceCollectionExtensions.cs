@@ -14,6 +14,8 @@ internal static class UsageServiceCollectionExtensions
         services.TryAddSingleton<IUsageSink>(provider => provider.GetRequiredService<UsageWriter>());
         services.AddHostedService(provider => provider.GetRequiredService<UsageWriter>());
         services.TryAddSingleton<UsageQueries>();
+        services.TryAddSingleton<KeyUsageReader>();
+        services.TryAddEnumerable(ServiceDescriptor.Singleton<Health.IReadinessContributor, PostgresReadiness>());
         return services;
     }
 }

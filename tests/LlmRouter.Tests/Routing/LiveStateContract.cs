@@ -21,7 +21,17 @@ public abstract class LiveStateContract
         MaxParallelRequests = maxParallel,
     };
 
+    /// <summary>Admits as the router does: a key met for the first time in its period is seeded (with no recorded usage) first.</summary>
     private protected async Task<AdmissionResult> AdmitAsync(IReadOnlyList<Deployment> candidates, bool leastBusy = true,
+        KeyAdmission? key = null, int? backendLimit = null)
+    {
+        var result = await AdmitOnceAsync(candidates, leastBusy, key, backendLimit);
+        if (result.Status != AdmissionStatus.KeyNeedsSeed) return result;
+        await State.SeedAsync(key!, default, Clock.GetUtcNow());
+        return await AdmitOnceAsync(candidates, leastBusy, key, backendLimit);
+    }
+
+    private protected async Task<AdmissionResult> AdmitOnceAsync(IReadOnlyList<Deployment> candidates, bool leastBusy = true,
         KeyAdmission? key = null, int? backendLimit = null) =>
         await State.AdmitAsync(new AdmissionRequest
         {
@@ -157,6 +167,42 @@ public abstract class LiveStateContract
         Assert.Equal(AdmissionStatus.KeyParallelLimited, (await AdmitAsync(deployments, key: key)).Status);
         await SettleAsync(held);
         Assert.Equal(AdmissionStatus.Admitted, (await AdmitAsync(deployments, key: key)).Status);
+    }
+
+    [Fact]
+    public async Task Seed_FirstUseOfAKey_AsksForRecordedUsage_ThenCountsFromIt()
+    {
+        var key = new KeyAdmission { KeyId = Guid.NewGuid(), QuotaLimit = 100, ReserveTokens = 20 };
+        var deployments = new[] { Dep(Id("a")) };
+
+        Assert.Equal(AdmissionStatus.KeyNeedsSeed, (await AdmitOnceAsync(deployments, key: key)).Status);
+        // The key already used 90 tokens this period (recorded in Postgres before a restart).
+        await State.SeedAsync(key, new KeyUsageSnapshot(90, 0, 0, 0), Clock.GetUtcNow());
+        Assert.Equal(AdmissionStatus.KeyQuotaExceeded, (await AdmitOnceAsync(deployments, key: key)).Status);
+    }
+
+    [Fact]
+    public async Task Seed_Twice_CountsOnce()
+    {
+        var key = new KeyAdmission { KeyId = Guid.NewGuid(), QuotaLimit = 100, ReserveTokens = 20 };
+        var deployments = new[] { Dep(Id("a")) };
+        // Two replicas race to seed the same key: the first wins, the second changes nothing.
+        await State.SeedAsync(key, new KeyUsageSnapshot(50, 0, 0, 0), Clock.GetUtcNow());
+        await State.SeedAsync(key, new KeyUsageSnapshot(50, 0, 0, 0), Clock.GetUtcNow());
+
+        Assert.Equal(AdmissionStatus.Admitted, (await AdmitOnceAsync(deployments, key: key)).Status);
+    }
+
+    [Fact]
+    public async Task Seed_Guessed_IsRedoneAfterItsMarkerExpires()
+    {
+        var key = new KeyAdmission { KeyId = Guid.NewGuid(), QuotaLimit = 100, ReserveTokens = 20 };
+        var deployments = new[] { Dep(Id("a")) };
+        await State.SeedAsync(key, default, Clock.GetUtcNow(), markerTtl: TimeSpan.FromSeconds(30));
+        Assert.Equal(AdmissionStatus.Admitted, (await AdmitOnceAsync(deployments, key: key)).Status);
+
+        Clock.Advance(TimeSpan.FromSeconds(31));
+        Assert.Equal(AdmissionStatus.KeyNeedsSeed, (await AdmitOnceAsync(deployments, key: key)).Status);
     }
 
     /// <summary>Ids unique per test run, so tests sharing one Redis never see each other's state.</summary>
