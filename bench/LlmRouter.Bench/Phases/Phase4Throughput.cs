@@ -6,7 +6,8 @@ namespace LlmRouter.Bench.Phases;
 /// <summary>
 /// Phase 4: non-streamed throughput against the zero-delay backend. wrk finds the closed-loop maximum; then an open-loop
 /// search (fixed rates, latency counted from each request's scheduled release) finds the highest rate whose p99 stays
-/// within 10 ms with no errors.
+/// within 10 ms with no errors. The proxy's CPU time per request during the wrk run is reported too: on a shared machine it
+/// is the steadiest figure of all.
 /// </summary>
 internal static class Phase4Throughput
 {
@@ -68,6 +69,13 @@ internal static class Phase4Throughput
         for (var i = 0; i < Probes; i++)
         {
             var result = await OpenLoopLoad.RunAsync(path.Static, path.StaticRequest, Math.Round(rate), ProbeLength, ProbeWarmup, Connections);
+            // On a shared machine a neighbour's burst can cost one probe its p99: a rate fails only if it fails twice.
+            if (!result.Holds(P99LimitMicros))
+            {
+                probes.Add(result);
+                await Task.Delay(200);
+                result = await OpenLoopLoad.RunAsync(path.Static, path.StaticRequest, Math.Round(rate), ProbeLength, ProbeWarmup, Connections);
+            }
             probes.Add(result);
             if (result.Holds(P99LimitMicros)) low = rate;
             else high = rate;
