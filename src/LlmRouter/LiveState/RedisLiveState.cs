@@ -184,17 +184,14 @@ internal sealed partial class RedisLiveState(RedisConnection redis, LocalLiveSta
         if (hold is not null) _holds.TryRemove(hold.RequestId, out _);
         try
         {
-            var localPart = request with
-            {
-                Lease = lease is { Shared: false } ? lease : null,
-                KeyHold = hold is { Shared: false } ? hold : null,
-            };
-            if (localPart.Lease is not null || localPart.KeyHold is not null) await local.SettleAsync(localPart);
-            var shared = request with
-            {
-                Lease = lease is { Shared: true } ? lease : null,
-                KeyHold = hold is { Shared: true } ? hold : null,
-            };
+            // Copies only when the parts were taken in different places (a lease taken while Redis was away): rare.
+            var localLease = lease is { Shared: false } ? lease : null;
+            var localHold = hold is { Shared: false } ? hold : null;
+            if (localLease is not null || localHold is not null)
+                await local.SettleAsync(localLease == request.Lease && localHold == request.KeyHold ? request : request with { Lease = localLease, KeyHold = localHold });
+            var sharedLease = lease is { Shared: true } ? lease : null;
+            var sharedHold = hold is { Shared: true } ? hold : null;
+            var shared = sharedLease == request.Lease && sharedHold == request.KeyHold ? request : request with { Lease = sharedLease, KeyHold = sharedHold };
             // A shared lease that cannot be released now simply expires with its TTL.
             if ((shared.Lease is not null || shared.KeyHold is not null) && redis.Database is { } db) await SettleSharedAsync(db, shared);
         }

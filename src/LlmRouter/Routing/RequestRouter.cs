@@ -106,7 +106,8 @@ internal sealed partial class RequestRouter
                     context.Properties.Set(FirstByteTimeout, firstByte);
                     context.Properties.Set(Deadline, deadline);
                     var value = await _pipeline.ExecuteAsync(
-                        static async (ctx, s) => await s.Router.AttemptAsync(s, ctx.CancellationToken),
+                        // The task as is: an async lambda here would add one more state machine to every request.
+                        static (ctx, s) => new ValueTask<Routed<T>>(s.Router.AttemptAsync(s, ctx.CancellationToken)),
                         context, new AttemptRun<T>(this, attempt, start, deadline, cancellationToken));
                     return value;
                 }
