@@ -5,6 +5,7 @@ using LlmRouter.Usage;
 using Microsoft.AspNetCore.Builder;
 using Microsoft.AspNetCore.TestHost;
 using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Logging;
 using Npgsql;
 using static LlmRouter.Tests.Usage.UsageTestData;
 
@@ -30,6 +31,7 @@ public sealed class UsageApiTests(UsagePostgres postgres) : IClassFixture<UsageP
     {
         var builder = WebApplication.CreateSlimBuilder();
         builder.WebHost.UseTestServer();
+        builder.Logging.ClearProviders();
         builder.Services.AddSingleton(new GeneralSettings { DatabaseUrl = databaseUrl, UsageSpillPath = SpillPath() });
         builder.Services.AddUsage();
         var app = builder.Build();
