@@ -10,40 +10,56 @@ namespace LlmRouter.LiveState;
 /// nothing per streamed chunk. When Redis is unreachable it falls back to <see cref="LocalLiveState"/> (and the
 /// leases taken there are settled there), and goes back to Redis by itself once it returns.
 /// </summary>
-internal sealed partial class RedisLiveState(RedisConnection redis, LocalLiveState local, ILogger<RedisLiveState> logger) : ILiveState
+internal sealed partial class RedisLiveState : ILiveState
 {
+    /// <summary>Requests per script call at most; a call's keys and arguments stay well under Redis's limits.</summary>
+    private const int MaxBatch = 128;
+
+    private readonly RedisConnection _redis;
+    private readonly LocalLiveState _local;
+    private readonly ILogger<RedisLiveState> _logger;
+    private readonly GroupCommit<AdmissionRequest, RedisResult> _admissions;
+    private readonly GroupCommit<SettleRequest, bool> _settles;
     private readonly ConcurrentDictionary<string, Lease> _held = new(StringComparer.Ordinal);
     private readonly ConcurrentDictionary<string, KeyHold> _holds = new(StringComparer.Ordinal);
     private long _roundTrips;
     private int _fallbackLogged;
 
-    public bool IsShared => redis.IsConnected;
+    public RedisLiveState(RedisConnection redis, LocalLiveState local, ILogger<RedisLiveState> logger)
+    {
+        _redis = redis;
+        _local = local;
+        _logger = logger;
+        _admissions = new GroupCommit<AdmissionRequest, RedisResult>(SendAdmissionsAsync, MaxBatch);
+        _settles = new GroupCommit<SettleRequest, bool>(SendSettlesAsync, MaxBatch);
+    }
+
+    public bool IsShared => _redis.IsConnected;
     public event Action<string>? SlotReleased;
 
     /// <summary>Redis calls made for requests (admission + settle), for the benchmark's hot-path accounting.</summary>
     public long RoundTrips => Interlocked.Read(ref _roundTrips);
 
-
     public async ValueTask<AdmissionResult> AdmitAsync(AdmissionRequest request)
     {
-        var db = redis.Database;
+        var db = _redis.Database;
         AdmissionResult result;
         if (db is null)
         {
-            result = await local.AdmitAsync(request);
+            result = await _local.AdmitAsync(request);
         }
         else
         {
             try
             {
-                result = await AdmitSharedAsync(db, request);
+                result = await AdmitSharedAsync(request);
                 Volatile.Write(ref _fallbackLogged, 0);
             }
-            catch (Exception e) when (e is RedisException or TimeoutException)
+            catch (Exception e) when (e is RedisException or RedisUnavailableException or TimeoutException)
             {
                 // Once per outage, not once per request.
-                if (Interlocked.Exchange(ref _fallbackLogged, 1) == 0) Log.Fallback(logger, e.GetType().Name);
-                result = await local.AdmitAsync(request);
+                if (Interlocked.Exchange(ref _fallbackLogged, 1) == 0) Log.Fallback(_logger, e.GetType().Name);
+                result = await _local.AdmitAsync(request);
             }
         }
         if (result.Lease is { } lease) _held[lease.Id] = lease;
@@ -51,14 +67,84 @@ internal sealed partial class RedisLiveState(RedisConnection redis, LocalLiveSta
         return result;
     }
 
-    private async Task<AdmissionResult> AdmitSharedAsync(IDatabase db, AdmissionRequest request)
+    private async Task<AdmissionResult> AdmitSharedAsync(AdmissionRequest request)
+    {
+        var reply = (RedisResult[])(await _admissions.SendAsync(request))!;
+        var now = request.Now;
+        var minute = TimeBuckets.Minute(now);
+        var candidates = request.Candidates;
+        var key = request.Key;
+        var status = (string)reply[0]!;
+        var chosen = (int)reply[1];
+        var retryMs = (long)reply[2];
+        var remainingRequests = (long)reply[3];
+        var remainingTokens = (long)reply[4];
+        var stats = new Dictionary<string, DeploymentStats>(candidates.Count, StringComparer.Ordinal);
+        for (var i = 0; i < candidates.Count && 5 + i * 4 + 3 < reply.Length; i++)
+        {
+            var o = 5 + i * 4;
+            stats[candidates[i].Id] = new DeploymentStats((int)reply[o],
+                double.Parse((string)reply[o + 1]!, CultureInfo.InvariantCulture), (long)reply[o + 2], (long)reply[o + 3]);
+        }
+        return status switch
+        {
+            "ok" => new AdmissionResult
+            {
+                Status = AdmissionStatus.Admitted,
+                Deployment = candidates[chosen - 1],
+                Lease = new Lease(request.LeaseId, candidates[chosen - 1], shared: true),
+                KeyHold = key is null ? null : new KeyHold(request.RequestId, key, minute, shared: true),
+                RemainingRequests = remainingRequests >= 0 ? remainingRequests : null,
+                RemainingTokens = remainingTokens >= 0 ? remainingTokens : null,
+                Stats = stats,
+            },
+            "busy" => new AdmissionResult { Status = AdmissionStatus.Busy, Stats = stats },
+            "cool" => new AdmissionResult { Status = AdmissionStatus.CoolingDown, RetryAt = now.AddMilliseconds(retryMs), Stats = stats },
+            "rate" => new AdmissionResult
+            {
+                Status = AdmissionStatus.KeyRateLimited, RetryAt = now.AddMilliseconds(retryMs),
+                RemainingRequests = remainingRequests >= 0 ? remainingRequests : null,
+                RemainingTokens = remainingTokens >= 0 ? remainingTokens : null,
+            },
+            "seed" => new AdmissionResult { Status = AdmissionStatus.KeyNeedsSeed },
+            "kpar" => new AdmissionResult { Status = AdmissionStatus.KeyParallelLimited, RetryAt = now.AddMilliseconds(retryMs) },
+            _ => new AdmissionResult { Status = AdmissionStatus.KeyQuotaExceeded },
+        };
+    }
+
+    /// <summary>One script call for every admission that queued up while the previous call was under way.</summary>
+    private async Task<RedisResult[]> SendAdmissionsAsync(IReadOnlyList<AdmissionRequest> batch)
+    {
+        var db = _redis.Database ?? throw new RedisUnavailableException();
+        int keyCount = 0, argCount = 0;
+        foreach (var request in batch)
+        {
+            keyCount += KeysFor(request);
+            argCount += ArgsFor(request);
+        }
+        var keys = new RedisKey[keyCount];
+        var args = new RedisValue[argCount];
+        int ko = 0, ao = 0;
+        foreach (var request in batch)
+        {
+            WriteAdmission(request, keys.AsSpan(ko, KeysFor(request)), args.AsSpan(ao, ArgsFor(request)));
+            ko += KeysFor(request);
+            ao += ArgsFor(request);
+        }
+        Interlocked.Increment(ref _roundTrips);
+        return (RedisResult[])(await LiveScripts.Admit.EvaluateAsync(db, keys, args))!;
+    }
+
+    private static int KeysFor(AdmissionRequest request) => LiveScripts.KeySlots + request.Candidates.Count * LiveScripts.KeysPerCandidate;
+
+    private static int ArgsFor(AdmissionRequest request) => LiveScripts.FixedArgs + request.Candidates.Count * LiveScripts.ArgsPerCandidate;
+
+    private static void WriteAdmission(AdmissionRequest request, Span<RedisKey> keys, Span<RedisValue> args)
     {
         var now = request.Now;
         var nowMs = now.ToUnixTimeMilliseconds();
         var minute = TimeBuckets.Minute(now);
         var candidates = request.Candidates;
-        var keys = new RedisKey[LiveScripts.KeySlots + candidates.Count * LiveScripts.KeysPerCandidate];
-        var args = new RedisValue[LiveScripts.FixedArgs + candidates.Count * LiveScripts.ArgsPerCandidate];
         var key = request.Key;
         var keyId = key?.KeyId ?? Guid.Empty;
         keys[0] = LiveKeys.KeyLeases(keyId);
@@ -101,45 +187,6 @@ internal sealed partial class RedisLiveState(RedisConnection redis, LocalLiveSta
             args[a + 1] = d.Rpm ?? -1;
             args[a + 2] = d.Tpm ?? -1;
         }
-
-        Interlocked.Increment(ref _roundTrips);
-        var reply = (RedisResult[])(await db.ScriptEvaluateAsync(LiveScripts.Admit, keys, args))!;
-        var status = (string)reply[0]!;
-        var chosen = (int)reply[1];
-        var retryMs = (long)reply[2];
-        var remainingRequests = (long)reply[3];
-        var remainingTokens = (long)reply[4];
-        var stats = new Dictionary<string, DeploymentStats>(candidates.Count, StringComparer.Ordinal);
-        for (var i = 0; i < candidates.Count && 5 + i * 4 + 3 < reply.Length; i++)
-        {
-            var o = 5 + i * 4;
-            stats[candidates[i].Id] = new DeploymentStats((int)reply[o],
-                double.Parse((string)reply[o + 1]!, CultureInfo.InvariantCulture), (long)reply[o + 2], (long)reply[o + 3]);
-        }
-        return status switch
-        {
-            "ok" => new AdmissionResult
-            {
-                Status = AdmissionStatus.Admitted,
-                Deployment = candidates[chosen - 1],
-                Lease = new Lease(request.LeaseId, candidates[chosen - 1], shared: true),
-                KeyHold = key is null ? null : new KeyHold(request.RequestId, key, minute, shared: true),
-                RemainingRequests = remainingRequests >= 0 ? remainingRequests : null,
-                RemainingTokens = remainingTokens >= 0 ? remainingTokens : null,
-                Stats = stats,
-            },
-            "busy" => new AdmissionResult { Status = AdmissionStatus.Busy, Stats = stats },
-            "cool" => new AdmissionResult { Status = AdmissionStatus.CoolingDown, RetryAt = now.AddMilliseconds(retryMs), Stats = stats },
-            "rate" => new AdmissionResult
-            {
-                Status = AdmissionStatus.KeyRateLimited, RetryAt = now.AddMilliseconds(retryMs),
-                RemainingRequests = remainingRequests >= 0 ? remainingRequests : null,
-                RemainingTokens = remainingTokens >= 0 ? remainingTokens : null,
-            },
-            "seed" => new AdmissionResult { Status = AdmissionStatus.KeyNeedsSeed },
-            "kpar" => new AdmissionResult { Status = AdmissionStatus.KeyParallelLimited, RetryAt = now.AddMilliseconds(retryMs) },
-            _ => new AdmissionResult { Status = AdmissionStatus.KeyQuotaExceeded },
-        };
     }
 
     /// <summary>Period counters outlive their period by a day, then Redis drops them; lifetime counters never expire.</summary>
@@ -148,9 +195,9 @@ internal sealed partial class RedisLiveState(RedisConnection redis, LocalLiveSta
 
     public async Task SeedAsync(KeyAdmission key, KeyUsageSnapshot usage, DateTimeOffset now, TimeSpan? markerTtl = null)
     {
-        if (redis.Database is not { } db)
+        if (_redis.Database is not { } db)
         {
-            await local.SeedAsync(key, usage, now, markerTtl);
+            await _local.SeedAsync(key, usage, now, markerTtl);
             return;
         }
         try
@@ -165,69 +212,92 @@ internal sealed partial class RedisLiveState(RedisConnection redis, LocalLiveSta
             RedisValue[] args = [usage.PeriodTokens, usage.PeriodMicros, usage.MinuteRequests, usage.MinuteTokens,
                 QuotaTtlMs(key, now), now.ToUnixTimeMilliseconds(), until];
             Interlocked.Increment(ref _roundTrips);
-            await db.ScriptEvaluateAsync(LiveScripts.Seed, keys, args);
+            await LiveScripts.Seed.EvaluateAsync(db, keys, args);
         }
         catch (Exception e) when (e is RedisException or TimeoutException)
         {
             // Redis went away between admission and seed: the local state will ask for its own seed.
-            await local.SeedAsync(key, usage, now, markerTtl);
+            await _local.SeedAsync(key, usage, now, markerTtl);
         }
     }
 
-    public async Task SettleAsync(SettleRequest request)
+    public Task SettleAsync(SettleRequest request)
     {
         // Each part is settled once, where it was taken: a lease taken locally while Redis was away stays local.
         var lease = request.Lease is { } l && l.TrySettle() ? l : null;
         var hold = request.KeyHold is { } h && h.TrySettle() ? h : null;
-        if (lease is null && hold is null) return;
+        if (lease is null && hold is null) return Task.CompletedTask;
         if (lease is not null) _held.TryRemove(lease.Id, out _);
         if (hold is not null) _holds.TryRemove(hold.RequestId, out _);
+        // Copies only when the parts were taken in different places (a lease taken while Redis was away): rare.
+        var localLease = lease is { Shared: false } ? lease : null;
+        var localHold = hold is { Shared: false } ? hold : null;
+        if (localLease is not null || localHold is not null)
+            _local.SettleAsync(localLease == request.Lease && localHold == request.KeyHold ? request : request with { Lease = localLease, KeyHold = localHold });
+        var sharedLease = lease is { Shared: true } ? lease : null;
+        var sharedHold = hold is { Shared: true } ? hold : null;
+        if (sharedLease is null && sharedHold is null) return Task.CompletedTask;
+        return _settles.SendAsync(sharedLease == request.Lease && sharedHold == request.KeyHold
+            ? request : request with { Lease = sharedLease, KeyHold = sharedHold });
+    }
+
+    /// <summary>One script call for every settle that queued up while the previous call was under way.</summary>
+    private async Task<bool[]> SendSettlesAsync(IReadOnlyList<SettleRequest> batch)
+    {
+        var settled = new bool[batch.Count];
         try
         {
-            // Copies only when the parts were taken in different places (a lease taken while Redis was away): rare.
-            var localLease = lease is { Shared: false } ? lease : null;
-            var localHold = hold is { Shared: false } ? hold : null;
-            if (localLease is not null || localHold is not null)
-                await local.SettleAsync(localLease == request.Lease && localHold == request.KeyHold ? request : request with { Lease = localLease, KeyHold = localHold });
-            var sharedLease = lease is { Shared: true } ? lease : null;
-            var sharedHold = hold is { Shared: true } ? hold : null;
-            var shared = sharedLease == request.Lease && sharedHold == request.KeyHold ? request : request with { Lease = sharedLease, KeyHold = sharedHold };
             // A shared lease that cannot be released now simply expires with its TTL.
-            if ((shared.Lease is not null || shared.KeyHold is not null) && redis.Database is { } db) await SettleSharedAsync(db, shared);
+            if (_redis.Database is not { } db) return settled;
+            var keys = new RedisKey[batch.Count * LiveScripts.SettleKeys];
+            var args = new RedisValue[batch.Count * LiveScripts.SettleArgs];
+            for (var i = 0; i < batch.Count; i++)
+                WriteSettle(batch[i], keys.AsSpan(i * LiveScripts.SettleKeys, LiveScripts.SettleKeys), args.AsSpan(i * LiveScripts.SettleArgs, LiveScripts.SettleArgs));
+            Interlocked.Increment(ref _roundTrips);
+            await LiveScripts.Settle.EvaluateAsync(db, keys, args);
+            Array.Fill(settled, true);
         }
         catch (Exception e) when (e is RedisException or TimeoutException)
         {
-            Log.SettleFailed(logger, lease?.Deployment.Id ?? "-", e.GetType().Name);
+            Log.SettleFailed(_logger, batch.Count, e.GetType().Name);
         }
         finally
         {
-            if (lease is { Shared: true }) SlotReleased?.Invoke(lease.Deployment.ModelName);
+            foreach (var request in batch)
+                if (request.Lease is { } lease) SlotReleased?.Invoke(lease.Deployment.ModelName);
         }
+        return settled;
     }
 
-    private async Task SettleSharedAsync(IDatabase db, SettleRequest request)
+    private static void WriteSettle(SettleRequest request, Span<RedisKey> keys, Span<RedisValue> args)
     {
         var lease = request.Lease;
         var hold = request.KeyHold;
         var depId = lease?.Deployment.Id ?? "-";
         var key = hold?.Key;
         var keyId = key?.KeyId ?? Guid.Empty;
-        RedisKey[] keys =
-        [
-            LiveKeys.DeploymentLeases(depId), LiveKeys.BackendLeases(lease?.Deployment.BackendId ?? "-"), LiveKeys.KeyLeases(keyId),
-            LiveKeys.KeyTokens(keyId, hold?.MinuteBucket ?? "-"), LiveKeys.KeyQuota(keyId, key?.QuotaBucket ?? "lifetime"),
-            LiveKeys.KeyBudget(keyId, key?.QuotaBucket ?? "lifetime"), LiveKeys.DeploymentTokens(depId, TimeBuckets.Minute(request.Now)),
-            LiveKeys.Failures(depId), LiveKeys.Cooldown(depId), LiveKeys.Ttft(depId),
-        ];
-        RedisValue[] args =
-        [
-            lease?.Id ?? "", key is null ? 0 : 1, request.ActualTokens - (key?.ReserveTokens ?? 0), request.ActualMicros - (key?.ReserveMicros ?? 0),
-            request.ActualTokens, request.Failed ? 1 : 0, request.Now.ToUnixTimeMilliseconds(), request.AllowedFails,
-            (long)request.FailureWindow.TotalMilliseconds, (long)request.CooldownTime.TotalMilliseconds,
-            request.TtftMs is { } ttft ? Math.Round(ttft, 3) : -1, hold?.RequestId ?? "",
-        ];
-        Interlocked.Increment(ref _roundTrips);
-        await db.ScriptEvaluateAsync(LiveScripts.Settle, keys, args);
+        keys[0] = LiveKeys.DeploymentLeases(depId);
+        keys[1] = LiveKeys.BackendLeases(lease?.Deployment.BackendId ?? "-");
+        keys[2] = LiveKeys.KeyLeases(keyId);
+        keys[3] = LiveKeys.KeyTokens(keyId, hold?.MinuteBucket ?? "-");
+        keys[4] = LiveKeys.KeyQuota(keyId, key?.QuotaBucket ?? "lifetime");
+        keys[5] = LiveKeys.KeyBudget(keyId, key?.QuotaBucket ?? "lifetime");
+        keys[6] = LiveKeys.DeploymentTokens(depId, TimeBuckets.Minute(request.Now));
+        keys[7] = LiveKeys.Failures(depId);
+        keys[8] = LiveKeys.Cooldown(depId);
+        keys[9] = LiveKeys.Ttft(depId);
+        args[0] = lease?.Id ?? "";
+        args[1] = key is null ? 0 : 1;
+        args[2] = request.ActualTokens - (key?.ReserveTokens ?? 0);
+        args[3] = request.ActualMicros - (key?.ReserveMicros ?? 0);
+        args[4] = request.ActualTokens;
+        args[5] = request.Failed ? 1 : 0;
+        args[6] = request.Now.ToUnixTimeMilliseconds();
+        args[7] = request.AllowedFails;
+        args[8] = (long)request.FailureWindow.TotalMilliseconds;
+        args[9] = (long)request.CooldownTime.TotalMilliseconds;
+        args[10] = request.TtftMs is { } ttft ? Math.Round(ttft, 3) : -1;
+        args[11] = hold?.RequestId ?? "";
     }
 
     /// <summary>
@@ -239,8 +309,8 @@ internal sealed partial class RedisLiveState(RedisConnection redis, LocalLiveSta
         var leases = _held.Values.ToArray();
         var holds = _holds.Values.ToArray();
         var expiry = now + leaseTtl;
-        local.Renew(leases.Where(l => !l.Shared), holds.Where(h => !h.Shared), expiry);
-        if (redis.Database is not { } db) return;
+        _local.Renew(leases.Where(l => !l.Shared), holds.Where(h => !h.Shared), expiry);
+        if (_redis.Database is not { } db) return;
         var keys = new List<RedisKey>();
         var args = new List<RedisValue> { expiry.ToUnixTimeMilliseconds(), rebuild ? 1 : 0, (long)(leaseTtl.TotalMilliseconds * 2) };
         foreach (var lease in leases.Where(l => l.Shared && !l.IsSettled))
@@ -255,7 +325,7 @@ internal sealed partial class RedisLiveState(RedisConnection redis, LocalLiveSta
             keys.Add(LiveKeys.KeyLeases(hold.Key.KeyId));
             args.Add(hold.RequestId);
         }
-        if (keys.Count > 0) await db.ScriptEvaluateAsync(LiveScripts.Renew, keys.ToArray(), args.ToArray());
+        if (keys.Count > 0) await LiveScripts.Renew.EvaluateAsync(db, keys.ToArray(), args.ToArray());
     }
 
     private static partial class Log
@@ -263,7 +333,7 @@ internal sealed partial class RedisLiveState(RedisConnection redis, LocalLiveSta
         [LoggerMessage(10, LogLevel.Warning, "Redis admission failed ({Error}); admitted with process-local counts")]
         public static partial void Fallback(ILogger logger, string error);
 
-        [LoggerMessage(11, LogLevel.Warning, "Redis settle for {Deployment} failed ({Error}); its lease will expire on its own")]
-        public static partial void SettleFailed(ILogger logger, string deployment, string error);
+        [LoggerMessage(11, LogLevel.Warning, "Redis settle of {Count} requests failed ({Error}); their leases will expire on their own")]
+        public static partial void SettleFailed(ILogger logger, int count, string error);
     }
 }

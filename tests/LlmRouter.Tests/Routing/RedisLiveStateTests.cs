@@ -97,6 +97,29 @@ public sealed class RedisLiveStateTests : LiveStateContract, IClassFixture<Redis
     }
 
     [Fact]
+    public async Task Admit_ManyAtOnce_ShareScriptCalls_EachGetsItsOwnAnswer_LimitsHold()
+    {
+        var deployments = new[] { Dep(Id("a"), maxParallel: 6), Dep(Id("b"), maxParallel: 6) };
+        var key = new KeyAdmission { KeyId = Guid.NewGuid(), RpmLimit = 1000, MaxParallel = 10 };
+        await SettleAsync(await AdmitAsync(deployments, key: key));
+        var before = _state.RoundTrips;
+
+        var results = await Task.WhenAll(Enumerable.Range(0, 40).Select(_ => Task.Run(() => AdmitOnceAsync(deployments, key: key))));
+        var admitted = results.Where(r => r.Status == AdmissionStatus.Admitted).ToArray();
+
+        // The key allows 10 in flight: exactly 10 get a slot, spread over both deployments, each its own lease.
+        Assert.Equal(10, admitted.Length);
+        Assert.All(results.Except(admitted), r => Assert.Equal(AdmissionStatus.KeyParallelLimited, r.Status));
+        Assert.Equal(10, admitted.Select(r => r.Lease!.Id).Distinct().Count());
+        Assert.All(deployments, d => Assert.InRange(admitted.Count(r => r.Deployment!.Id == d.Id), 4, 6));
+        Assert.True(_state.RoundTrips - before < 40, $"{_state.RoundTrips - before} script calls for 40 admissions that arrived together");
+
+        await Task.WhenAll(admitted.Select(r => Task.Run(() => SettleAsync(r))));
+        var again = await Task.WhenAll(Enumerable.Range(0, 10).Select(_ => AdmitOnceAsync(deployments, key: key)));
+        Assert.All(again, r => Assert.Equal(AdmissionStatus.Admitted, r.Status));
+    }
+
+    [Fact]
     public async Task Redis_Unreachable_FallsBackToLocalCounts()
     {
         var server = await RedisServer.StartAsync();

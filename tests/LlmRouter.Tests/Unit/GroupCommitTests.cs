@@ -1,0 +1,112 @@
+using LlmRouter.LiveState;
+
+namespace LlmRouter.Tests.Unit;
+
+/// <summary>Group commit: alone, an item goes at once; items that arrive during a call go together in the next.</summary>
+public sealed class GroupCommitTests
+{
+    private static readonly TimeSpan Deadline = TimeSpan.FromSeconds(10);
+
+    /// <summary>A sender whose calls complete only when the test releases them, recording what each call carried.</summary>
+    private sealed class GatedSender
+    {
+        private readonly Queue<TaskCompletionSource> _gates = new();
+        public List<int[]> Calls { get; } = [];
+
+        public async Task<string[]> SendAsync(IReadOnlyList<int> items)
+        {
+            var gate = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+            lock (Calls)
+            {
+                Calls.Add([.. items]);
+                _gates.Enqueue(gate);
+            }
+            await gate.Task;
+            if (items.Contains(-1)) throw new InvalidOperationException("boom");
+            return items.Select(i => $"r{i}").ToArray();
+        }
+
+        public int CallCount { get { lock (Calls) return Calls.Count; } }
+
+        public void ReleaseNext()
+        {
+            lock (Calls) _gates.Dequeue().SetResult();
+        }
+    }
+
+    private static async Task WaitForCallsAsync(GatedSender sender, int count)
+    {
+        using var timeout = new CancellationTokenSource(Deadline);
+        while (sender.CallCount < count) await Task.Delay(5, timeout.Token);
+    }
+
+    [Fact]
+    public async Task OneItem_IsSentAtOnce_Alone()
+    {
+        var sender = new GatedSender();
+        var commit = new GroupCommit<int, string>(sender.SendAsync, maxBatch: 8);
+
+        var result = commit.SendAsync(1);
+        await WaitForCallsAsync(sender, 1);
+        sender.ReleaseNext();
+
+        Assert.Equal("r1", await result.WaitAsync(Deadline));
+        Assert.Equal([1], Assert.Single(sender.Calls));
+    }
+
+    [Fact]
+    public async Task ItemsArrivingDuringACall_GoTogetherInTheNext_EachGetsItsOwnResult()
+    {
+        var sender = new GatedSender();
+        var commit = new GroupCommit<int, string>(sender.SendAsync, maxBatch: 8);
+
+        var first = commit.SendAsync(1);
+        await WaitForCallsAsync(sender, 1);
+        var later = Enumerable.Range(2, 5).Select(commit.SendAsync).ToArray();
+        Assert.Equal(1, sender.CallCount);
+        sender.ReleaseNext();
+        await WaitForCallsAsync(sender, 2);
+        sender.ReleaseNext();
+
+        Assert.Equal("r1", await first.WaitAsync(Deadline));
+        Assert.Equal(["r2", "r3", "r4", "r5", "r6"], await Task.WhenAll(later).WaitAsync(Deadline));
+        Assert.Equal([2, 3, 4, 5, 6], sender.Calls[1]);
+    }
+
+    [Fact]
+    public async Task LongQueue_IsSplitIntoCallsOfAtMostMaxBatch()
+    {
+        var sender = new GatedSender();
+        var commit = new GroupCommit<int, string>(sender.SendAsync, maxBatch: 3);
+
+        var first = commit.SendAsync(0);
+        await WaitForCallsAsync(sender, 1);
+        var later = Enumerable.Range(1, 7).Select(commit.SendAsync).ToArray();
+        for (var call = 1; call <= 4; call++)
+        {
+            await WaitForCallsAsync(sender, call);
+            sender.ReleaseNext();
+        }
+
+        await first.WaitAsync(Deadline);
+        Assert.Equal(Enumerable.Range(1, 7).Select(i => $"r{i}"), await Task.WhenAll(later).WaitAsync(Deadline));
+        Assert.Equal([[0], [1, 2, 3], [4, 5, 6], [7]], sender.Calls);
+    }
+
+    [Fact]
+    public async Task FailedCall_FailsOnlyItsOwnItems_TheNextCallStillGoes()
+    {
+        var sender = new GatedSender();
+        var commit = new GroupCommit<int, string>(sender.SendAsync, maxBatch: 8);
+
+        var failing = commit.SendAsync(-1);
+        await WaitForCallsAsync(sender, 1);
+        var next = commit.SendAsync(2);
+        sender.ReleaseNext();
+        await WaitForCallsAsync(sender, 2);
+        sender.ReleaseNext();
+
+        await Assert.ThrowsAsync<InvalidOperationException>(() => failing.WaitAsync(Deadline));
+        Assert.Equal("r2", await next.WaitAsync(Deadline));
+    }
+}
