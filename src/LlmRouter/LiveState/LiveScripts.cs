@@ -22,6 +22,15 @@ internal static class LiveScripts
     /// the KEYS and ARGV above one after the other, in order; it returns one reply per request.
     /// </summary>
     public static readonly RedisScript Admit = new("""
+        local function num(v) return tonumber(v or '0') or 0 end
+        -- Leases are scored by expiry: those past it do not count (the heartbeat's renewal sweeps them out).
+        local function live(k, now) return redis.call('ZCOUNT', k, '(' .. now, '+inf') end
+        -- A minute counter gets its expiry when the minute's first request creates it.
+        local function bump(k, by)
+          local v = redis.call('INCRBY', k, by)
+          if v == tonumber(by) then redis.call('PEXPIRE', k, 120000) end
+          return v
+        end
         local function admit(ko, ao)
           local function K(i) return KEYS[ko + i] end
           local function A(i) return ARGV[ao + i] end
@@ -33,23 +42,22 @@ internal static class LiveScripts
           local haskey = A(6) == '1'
           local n = tonumber(A(14))
           local ttl = tonumber(A(15))
-          local function live(k) redis.call('ZREMRANGEBYSCORE', k, '-inf', now) return redis.call('ZCARD', k) end
-          local function num(k) return tonumber(redis.call('GET', k) or '0') end
           local reserve = tonumber(A(12))
           local reservem = tonumber(A(13))
+          local par = tonumber(A(9))
           if haskey then
-            if tonumber(redis.call('GET', K(6)) or '0') <= now then return {'seed', 0, 0, -1, -1} end
+            local kv = redis.call('MGET', K(2), K(3), K(4), K(5), K(6))
+            if num(kv[5]) <= now then return {'seed', 0, 0, -1, -1} end
             local rpm = tonumber(A(7))
             local tpm = tonumber(A(8))
-            local par = tonumber(A(9))
             local quota = tonumber(A(10))
             local budget = tonumber(A(11))
             local nextmin = tonumber(A(16)) - now
-            if rpm >= 0 and num(K(2)) >= rpm then return {'rate', 0, nextmin, 0, -1} end
-            if tpm >= 0 and num(K(3)) + reserve > tpm then return {'rate', 0, nextmin, -1, 0} end
-            if par >= 0 and live(K(1)) >= par then return {'kpar', 0, 1000, -1, -1} end
-            if quota >= 0 and num(K(4)) + reserve > quota then return {'quota', 0, 0, -1, -1} end
-            if budget >= 0 and num(K(5)) + reservem > budget then return {'quota', 0, 0, -1, -1} end
+            if rpm >= 0 and num(kv[1]) >= rpm then return {'rate', 0, nextmin, 0, -1} end
+            if tpm >= 0 and num(kv[2]) + reserve > tpm then return {'rate', 0, nextmin, -1, 0} end
+            if par >= 0 and live(K(1), now) >= par then return {'kpar', 0, 1000, -1, -1} end
+            if quota >= 0 and num(kv[3]) + reserve > quota then return {'quota', 0, 0, -1, -1} end
+            if budget >= 0 and num(kv[4]) + reservem > budget then return {'quota', 0, 0, -1, -1} end
           end
           local out = {}
           local chosen = 0
@@ -59,14 +67,16 @@ internal static class LiveScripts
           for i = 1, n do
             local b = 6 + (i - 1) * 6
             local a = 18 + (i - 1) * 3
-            local c = live(K(b + 1))
-            local rpmv = num(K(b + 4))
-            local tpmv = num(K(b + 5))
+            local c = live(K(b + 1), now)
+            -- cooldown-until, rpm, tpm, ttft
+            local dv = redis.call('MGET', K(b + 3), K(b + 4), K(b + 5), K(b + 6))
+            local rpmv = num(dv[2])
+            local tpmv = num(dv[3])
             out[#out + 1] = c
-            out[#out + 1] = redis.call('GET', K(b + 6)) or '0'
+            out[#out + 1] = dv[4] or '0'
             out[#out + 1] = tpmv
             out[#out + 1] = rpmv
-            local untilms = num(K(b + 3))
+            local untilms = num(dv[1])
             if untilms > now then
               if cool < 0 or untilms < cool then cool = untilms end
             else
@@ -74,7 +84,7 @@ internal static class LiveScripts
               local drpm = tonumber(A(a + 2))
               local dtpm = tonumber(A(a + 3))
               local full = (maxp >= 0 and c >= maxp) or (drpm >= 0 and rpmv >= drpm) or (dtpm >= 0 and tpmv >= dtpm)
-              if not full and belimit >= 0 and live(K(b + 2)) >= belimit then full = true end
+              if not full and belimit >= 0 and live(K(b + 2), now) >= belimit then full = true end
               if full then
                 busy = true
               elseif (least and (best < 0 or c < best)) or ((not least) and chosen == 0) then
@@ -92,23 +102,23 @@ internal static class LiveScripts
             redis.call('PEXPIRE', K(b + 1), ttl)
             redis.call('ZADD', K(b + 2), expiry, lease)
             redis.call('PEXPIRE', K(b + 2), ttl)
-            redis.call('INCR', K(b + 4))
-            redis.call('PEXPIRE', K(b + 4), 120000)
+            bump(K(b + 4), 1)
             local remreq = -1
             local remtok = -1
             if haskey then
-              redis.call('ZADD', K(1), expiry, A(18))
-              redis.call('PEXPIRE', K(1), ttl)
-              local r = redis.call('INCR', K(2))
-              redis.call('PEXPIRE', K(2), 120000)
-              local t = redis.call('INCRBY', K(3), reserve)
-              redis.call('PEXPIRE', K(3), 120000)
+              -- The key's lease set only matters to a parallel limit.
+              if par >= 0 then
+                redis.call('ZADD', K(1), expiry, A(18))
+                redis.call('PEXPIRE', K(1), ttl)
+              end
+              local r = bump(K(2), 1)
+              local t = bump(K(3), reserve)
               redis.call('INCRBY', K(4), reserve)
               if reservem > 0 then redis.call('INCRBY', K(5), reservem) end
               local qttl = tonumber(A(17))
               if qttl > 0 then
                 redis.call('PEXPIRE', K(4), qttl)
-                redis.call('PEXPIRE', K(5), qttl)
+                if reservem > 0 then redis.call('PEXPIRE', K(5), qttl) end
               end
               if tonumber(A(7)) >= 0 then remreq = math.max(0, tonumber(A(7)) - r) end
               if tonumber(A(8)) >= 0 then remtok = math.max(0, tonumber(A(8)) - t) end
@@ -141,10 +151,12 @@ internal static class LiveScripts
     public const int SettleArgs = 12;
 
     public static readonly RedisScript Settle = new("""
-        local function adjust(k, d)
+        -- ttl: the expiry a counter gets when this creates it (minute counters), nil for none.
+        local function adjust(k, d, ttl)
           if tonumber(d) == 0 then return end
           local v = redis.call('INCRBY', k, d)
           if v < 0 then redis.call('SET', k, 0, 'KEEPTTL') end
+          if ttl and v == tonumber(d) then redis.call('PEXPIRE', k, ttl) end
         end
         local function settle(ko, ao)
           local function K(i) return KEYS[ko + i] end
@@ -156,15 +168,12 @@ internal static class LiveScripts
           end
           if A(2) == '1' then
             redis.call('ZREM', K(3), A(12))
-            adjust(K(4), A(3))
+            adjust(K(4), A(3), 120000)
             adjust(K(5), A(3))
             adjust(K(6), A(4))
           end
           if not slot then return end
-          if tonumber(A(5)) > 0 then
-            redis.call('INCRBY', K(7), A(5))
-            redis.call('PEXPIRE', K(7), 120000)
-          end
+          if tonumber(A(5)) > 0 then adjust(K(7), A(5), 120000) end
           local now = tonumber(A(7))
           if A(6) == '1' then
             local window = tonumber(A(9))
@@ -212,15 +221,19 @@ internal static class LiveScripts
         return 1
         """);
 
-    /// <summary>KEYS: lease sets; ARGV: expiry, rebuild?, set ttl, then one lease id per key. Renews (or, after Redis lost its state, re-adds) leases.</summary>
+    /// <summary>
+    /// KEYS: lease sets; ARGV: expiry, rebuild?, set ttl, now, then one lease id per key. Renews (or, after Redis lost
+    /// its state, re-adds) leases, and sweeps out of each set the leases that expired (a crashed replica's).
+    /// </summary>
     public static readonly RedisScript Renew = new("""
         local expiry = tonumber(ARGV[1])
         for i = 1, #KEYS do
           if ARGV[2] == '1' then
-            redis.call('ZADD', KEYS[i], expiry, ARGV[i + 3])
+            redis.call('ZADD', KEYS[i], expiry, ARGV[i + 4])
           else
-            redis.call('ZADD', KEYS[i], 'XX', expiry, ARGV[i + 3])
+            redis.call('ZADD', KEYS[i], 'XX', expiry, ARGV[i + 4])
           end
+          redis.call('ZREMRANGEBYSCORE', KEYS[i], '-inf', ARGV[4])
           redis.call('PEXPIRE', KEYS[i], tonumber(ARGV[3]))
         end
         return #KEYS

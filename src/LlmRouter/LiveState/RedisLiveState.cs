@@ -312,7 +312,7 @@ internal sealed partial class RedisLiveState : ILiveState
         _local.Renew(leases.Where(l => !l.Shared), holds.Where(h => !h.Shared), expiry);
         if (_redis.Database is not { } db) return;
         var keys = new List<RedisKey>();
-        var args = new List<RedisValue> { expiry.ToUnixTimeMilliseconds(), rebuild ? 1 : 0, (long)(leaseTtl.TotalMilliseconds * 2) };
+        var args = new List<RedisValue> { expiry.ToUnixTimeMilliseconds(), rebuild ? 1 : 0, (long)(leaseTtl.TotalMilliseconds * 2), now.ToUnixTimeMilliseconds() };
         foreach (var lease in leases.Where(l => l.Shared && !l.IsSettled))
         {
             keys.Add(LiveKeys.DeploymentLeases(lease.Deployment.Id));
