@@ -20,6 +20,10 @@ internal sealed partial class RedisLiveState : ILiveState
     private readonly ILogger<RedisLiveState> _logger;
     private readonly GroupCommit<AdmissionRequest, RedisResult> _admissions;
     private readonly GroupCommit<SettleRequest, bool> _settles;
+    /// <summary>The settle of a request whose every attempt failed has no deployment slot to release.</summary>
+    private static readonly DeploymentKeys NoDeployment = new("-", "-");
+
+    private readonly HotKeys _names = new();
     private readonly ConcurrentDictionary<string, Lease> _held = new(StringComparer.Ordinal);
     private readonly ConcurrentDictionary<string, KeyHold> _holds = new(StringComparer.Ordinal);
     private long _roundTrips;
@@ -139,7 +143,7 @@ internal sealed partial class RedisLiveState : ILiveState
 
     private static int ArgsFor(AdmissionRequest request) => LiveScripts.FixedArgs + request.Candidates.Count * LiveScripts.ArgsPerCandidate;
 
-    private static void WriteAdmission(AdmissionRequest request, Span<RedisKey> keys, Span<RedisValue> args)
+    private void WriteAdmission(AdmissionRequest request, Span<RedisKey> keys, Span<RedisValue> args)
     {
         var now = request.Now;
         var nowMs = now.ToUnixTimeMilliseconds();
@@ -147,12 +151,15 @@ internal sealed partial class RedisLiveState : ILiveState
         var candidates = request.Candidates;
         var key = request.Key;
         var keyId = key?.KeyId ?? Guid.Empty;
-        keys[0] = LiveKeys.KeyLeases(keyId);
-        keys[1] = LiveKeys.KeyRequests(keyId, minute);
-        keys[2] = LiveKeys.KeyTokens(keyId, minute);
-        keys[3] = LiveKeys.KeyQuota(keyId, key?.QuotaBucket ?? "lifetime");
-        keys[4] = LiveKeys.KeyBudget(keyId, key?.QuotaBucket ?? "lifetime");
-        keys[5] = LiveKeys.KeySeeded(keyId, key?.QuotaBucket ?? "lifetime");
+        var names = _names.For(keyId);
+        var keyMinute = names.Minute(minute);
+        var period = names.Period(key?.QuotaBucket ?? "lifetime");
+        keys[0] = names.Leases;
+        keys[1] = keyMinute.Requests;
+        keys[2] = keyMinute.Tokens;
+        keys[3] = period.Quota;
+        keys[4] = period.Budget;
+        keys[5] = period.Seeded;
         var ttlMs = (long)(request.LeaseTtl.TotalMilliseconds * 2);
         args[0] = nowMs;
         args[1] = request.LeaseId;
@@ -176,12 +183,14 @@ internal sealed partial class RedisLiveState : ILiveState
         {
             var d = candidates[i];
             var k = LiveScripts.KeySlots + i * LiveScripts.KeysPerCandidate;
-            keys[k] = LiveKeys.DeploymentLeases(d.Id);
-            keys[k + 1] = LiveKeys.BackendLeases(d.BackendId);
-            keys[k + 2] = LiveKeys.Cooldown(d.Id);
-            keys[k + 3] = LiveKeys.DeploymentRequests(d.Id, minute);
-            keys[k + 4] = LiveKeys.DeploymentTokens(d.Id, minute);
-            keys[k + 5] = LiveKeys.Ttft(d.Id);
+            var dn = _names.For(d);
+            var depMinute = dn.Minute(minute);
+            keys[k] = dn.Leases;
+            keys[k + 1] = dn.BackendLeases;
+            keys[k + 2] = dn.Cooldown;
+            keys[k + 3] = depMinute.Requests;
+            keys[k + 4] = depMinute.Tokens;
+            keys[k + 5] = dn.Ttft;
             var a = LiveScripts.FixedArgs + i * LiveScripts.ArgsPerCandidate;
             args[a] = d.MaxParallelRequests ?? -1;
             args[a + 1] = d.Rpm ?? -1;
@@ -269,23 +278,24 @@ internal sealed partial class RedisLiveState : ILiveState
         return settled;
     }
 
-    private static void WriteSettle(SettleRequest request, Span<RedisKey> keys, Span<RedisValue> args)
+    private void WriteSettle(SettleRequest request, Span<RedisKey> keys, Span<RedisValue> args)
     {
         var lease = request.Lease;
         var hold = request.KeyHold;
-        var depId = lease?.Deployment.Id ?? "-";
         var key = hold?.Key;
-        var keyId = key?.KeyId ?? Guid.Empty;
-        keys[0] = LiveKeys.DeploymentLeases(depId);
-        keys[1] = LiveKeys.BackendLeases(lease?.Deployment.BackendId ?? "-");
-        keys[2] = LiveKeys.KeyLeases(keyId);
-        keys[3] = LiveKeys.KeyTokens(keyId, hold?.MinuteBucket ?? "-");
-        keys[4] = LiveKeys.KeyQuota(keyId, key?.QuotaBucket ?? "lifetime");
-        keys[5] = LiveKeys.KeyBudget(keyId, key?.QuotaBucket ?? "lifetime");
-        keys[6] = LiveKeys.DeploymentTokens(depId, TimeBuckets.Minute(request.Now));
-        keys[7] = LiveKeys.Failures(depId);
-        keys[8] = LiveKeys.Cooldown(depId);
-        keys[9] = LiveKeys.Ttft(depId);
+        var dn = lease is null ? NoDeployment : _names.For(lease.Deployment);
+        var names = _names.For(key?.KeyId ?? Guid.Empty);
+        var period = names.Period(key?.QuotaBucket ?? "lifetime");
+        keys[0] = dn.Leases;
+        keys[1] = dn.BackendLeases;
+        keys[2] = names.Leases;
+        keys[3] = names.Minute(hold?.MinuteBucket ?? "-").Tokens;
+        keys[4] = period.Quota;
+        keys[5] = period.Budget;
+        keys[6] = dn.Minute(TimeBuckets.Minute(request.Now)).Tokens;
+        keys[7] = dn.Failures;
+        keys[8] = dn.Cooldown;
+        keys[9] = dn.Ttft;
         args[0] = lease?.Id ?? "";
         args[1] = key is null ? 0 : 1;
         args[2] = request.ActualTokens - (key?.ReserveTokens ?? 0);
