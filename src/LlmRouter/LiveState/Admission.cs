@@ -129,7 +129,7 @@ internal sealed record SettleRequest
 
 /// <summary>
 /// The router's live state shared by replicas: in-flight leases, cooldowns and key limits, each admission and
-/// each settle one atomic step (one Redis round trip when Redis is there; process-local otherwise).
+/// each settle one atomic step (in a Redis script when Redis is there; process-local otherwise).
 /// </summary>
 internal interface ILiveState
 {

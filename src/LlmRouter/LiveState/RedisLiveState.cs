@@ -6,8 +6,9 @@ using StackExchange.Redis;
 namespace LlmRouter.LiveState;
 
 /// <summary>
-/// Live state shared by every replica through Redis: one admission script and one settle script per request,
-/// nothing per streamed chunk. When Redis is unreachable it falls back to <see cref="LocalLiveState"/> (and the
+/// Live state shared by every replica through Redis: an admission script and a settle script per request, nothing
+/// per streamed chunk. Requests that arrive while a call is under way share the next call (<see cref="GroupCommit{TItem,TResult}"/>),
+/// so under load one script call admits many. When Redis is unreachable it falls back to <see cref="LocalLiveState"/> (and the
 /// leases taken there are settled there), and goes back to Redis by itself once it returns.
 /// </summary>
 internal sealed partial class RedisLiveState : ILiveState
