@@ -23,12 +23,15 @@ internal sealed class HotKeys
 
     internal static RedisKey Encode(string name) => Encoding.UTF8.GetBytes(name);
 
-    /// <summary>The names of <paramref name="window"/>: those in <paramref name="slot"/> while it is still the same window.</summary>
-    internal static T Current<T>(ref T? slot, string window, Func<string, T> create) where T : class, IWindowKeys
+    /// <summary>
+    /// The names of <paramref name="window"/>: those in <paramref name="slot"/> while it is still the same window (the
+    /// same string instance all minute long, usually), else new ones. <paramref name="create"/> is static: no closure per call.
+    /// </summary>
+    internal static T Current<T, TOwner>(ref T? slot, string window, TOwner owner, Func<string, TOwner, T> create) where T : class, IWindowKeys
     {
         var current = Volatile.Read(ref slot);
         if (current is not null && (ReferenceEquals(current.Window, window) || current.Window == window)) return current;
-        current = create(window);
+        current = create(window, owner);
         Volatile.Write(ref slot, current);
         return current;
     }
@@ -51,7 +54,7 @@ internal sealed class DeploymentKeys(string id, string backendId)
     public RedisKey Ttft { get; } = HotKeys.Encode(LiveKeys.Ttft(id));
 
     public MinuteKeys Minute(string minute) =>
-        HotKeys.Current(ref _minute, minute, m => new MinuteKeys(m, LiveKeys.DeploymentRequests(id, m), LiveKeys.DeploymentTokens(id, m)));
+        HotKeys.Current(ref _minute, minute, id, static (m, id) => new MinuteKeys(m, LiveKeys.DeploymentRequests(id, m), LiveKeys.DeploymentTokens(id, m)));
 }
 
 internal sealed class ApiKeyKeys(Guid keyId)
@@ -62,10 +65,11 @@ internal sealed class ApiKeyKeys(Guid keyId)
     public RedisKey Leases { get; } = HotKeys.Encode(LiveKeys.KeyLeases(keyId));
 
     public MinuteKeys Minute(string minute) =>
-        HotKeys.Current(ref _minute, minute, m => new MinuteKeys(m, LiveKeys.KeyRequests(keyId, m), LiveKeys.KeyTokens(keyId, m)));
+        HotKeys.Current(ref _minute, minute, keyId, static (m, id) => new MinuteKeys(m, LiveKeys.KeyRequests(id, m), LiveKeys.KeyTokens(id, m)));
 
     public PeriodKeys Period(string period) =>
-        HotKeys.Current(ref _period, period, p => new PeriodKeys(p, LiveKeys.KeyQuota(keyId, p), LiveKeys.KeyBudget(keyId, p), LiveKeys.KeySeeded(keyId, p)));
+        HotKeys.Current(ref _period, period, keyId,
+            static (p, id) => new PeriodKeys(p, LiveKeys.KeyQuota(id, p), LiveKeys.KeyBudget(id, p), LiveKeys.KeySeeded(id, p)));
 }
 
 /// <summary>A minute's request and token counters.</summary>

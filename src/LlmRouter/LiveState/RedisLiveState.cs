@@ -16,14 +16,14 @@ internal sealed partial class RedisLiveState : ILiveState
     /// <summary>Requests per script call at most; a call's keys and arguments stay well under Redis's limits.</summary>
     private const int MaxBatch = 128;
 
+    /// <summary>The settle of a request whose every attempt failed has no deployment slot to release.</summary>
+    private static readonly DeploymentKeys NoDeployment = new("-", "-");
+
     private readonly RedisConnection _redis;
     private readonly LocalLiveState _local;
     private readonly ILogger<RedisLiveState> _logger;
     private readonly GroupCommit<AdmissionRequest, RedisResult> _admissions;
     private readonly GroupCommit<SettleRequest, bool> _settles;
-    /// <summary>The settle of a request whose every attempt failed has no deployment slot to release.</summary>
-    private static readonly DeploymentKeys NoDeployment = new("-", "-");
-
     private readonly HotKeys _names = new();
     private readonly ConcurrentDictionary<string, Lease> _held = new(StringComparer.Ordinal);
     private readonly ConcurrentDictionary<string, KeyHold> _holds = new(StringComparer.Ordinal);
