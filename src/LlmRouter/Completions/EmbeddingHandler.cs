@@ -62,8 +62,10 @@ internal sealed class EmbeddingHandler(CallFactory calls, RequestRouter router, 
             writer.WriteEndObject();
             writer.WriteEndObject();
         }
+        // Settled before the answer leaves (and waited for when the key is near a limit): a client that sends its next
+        // request as soon as it has this answer finds its quota corrected; the answer is paid for even if the client left.
+        await accounting.Finish(context, call, routed, startedAt, new RequestResult(200, result.PromptTokens, 0, time.GetElapsedTime(startedAt), null, request.User));
         await output.FlushAsync(context.RequestAborted);
-        accounting.Finish(context, call, routed, startedAt, new RequestResult(200, result.PromptTokens, 0, time.GetElapsedTime(startedAt), null, request.User));
     }
 
     /// <summary>OpenAI's base64 form: little-endian float32s.</summary>

@@ -40,7 +40,22 @@ internal sealed class GenerationHandler(CallFactory calls, RequestRouter router,
         var writer = operation == Operation.Chat
             ? (AnswerWriter)new ChatAnswerWriter(request.Model, request.Stream, request.IncludeUsage, time.GetUtcNow().ToUnixTimeSeconds())
             : new CompletionAnswerWriter(request.Model, request.Stream, request.IncludeUsage, time.GetUtcNow().ToUnixTimeSeconds());
-        var outcome = await relay.RelayAsync(context, routed.Value, routed.Deployment, request.Stream, writer, deadline);
+        // Once the backend has finished, the slot and the key's reservation are released with the real count before
+        // the answer's last bytes go out (waited for only near a key's limit), and that is what is recorded, even if
+        // those bytes no longer reach the client.
+        RequestResult? completed = null;
+        var outcome = await relay.RelayAsync(context, routed.Value, routed.Deployment, request.Stream, writer, deadline, done =>
+        {
+            completed = Result(done, call, request, timeToFirstToken);
+            return accounting.Settle(routed, completed);
+        });
+        var result = completed ?? Result(outcome, call, request, timeToFirstToken);
+        if (completed is null) _ = accounting.Settle(routed, result);
+        accounting.Record(context, call, routed, startedAt, result);
+    }
+
+    private static RequestResult Result(RelayOutcome outcome, RoutedCall call, ClientRequest request, TimeSpan timeToFirstToken)
+    {
         var status = outcome.Status switch
         {
             RelayStatus.Completed => 200,
@@ -49,7 +64,6 @@ internal sealed class GenerationHandler(CallFactory calls, RequestRouter router,
         };
         // A cut-short answer is charged for what was relayed; the prompt by the estimate.
         var prompt = outcome.Status == RelayStatus.Completed ? outcome.PromptTokens : call.EstimatedPromptTokens;
-        accounting.Finish(context, call, routed, startedAt,
-            new RequestResult(status, prompt, outcome.CompletionTokens, timeToFirstToken, outcome.Error?.Code, request.User));
+        return new RequestResult(status, prompt, outcome.CompletionTokens, timeToFirstToken, outcome.Error?.Code, request.User);
     }
 }

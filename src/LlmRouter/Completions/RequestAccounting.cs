@@ -9,30 +9,59 @@ namespace LlmRouter.Completions;
 
 /// <summary>
 /// The end of every routed request: release its slot and key hold with the real token count (one settle, not
-/// awaited by the client) and hand its usage row to the background writer.
+/// awaited by the client, sent before the answer's last bytes) and hand its usage row to the background writer.
 /// </summary>
 internal sealed class RequestAccounting(ILiveState state, IUsageSink usage, RouterSettings settings, TimeProvider time, PendingSettles pending)
 {
-    public void Finish<T>(HttpContext context, RoutedCall call, Routed<T> routed, long startedAt, RequestResult result)
+    /// <summary>Settles and records: for an answer that is complete when this is called. See <see cref="Settle"/> for the task.</summary>
+    public Task Finish<T>(HttpContext context, RoutedCall call, Routed<T> routed, long startedAt, RequestResult result)
     {
-        var now = time.GetUtcNow();
-        var tokens = result.PromptTokens + result.CompletionTokens;
-        var cost = Cost(routed.Deployment, result.PromptTokens, result.CompletionTokens);
-        pending.Track(state.SettleAsync(new SettleRequest
+        var settled = Settle(routed, result);
+        Record(context, call, routed, startedAt, result);
+        return settled;
+    }
+
+    /// <summary>The usage row of a routed request, charged at its deployment's prices.</summary>
+    public void Record<T>(HttpContext context, RoutedCall call, Routed<T> routed, long startedAt, RequestResult result) =>
+        Record(context, call, routed.ServedModel, routed.Deployment, startedAt, result, CostOf(routed.Deployment, result));
+
+    /// <summary>
+    /// Releases the slot and the key's hold with the real count; call once per routed request, before the answer's
+    /// last bytes. The task is what the client should wait for before its answer ends: nothing, unless the key is near
+    /// a limit (<see cref="KeyHold.NearLimit"/>), when it is the settle itself (at most <see cref="NearLimitWait"/>).
+    /// </summary>
+    public Task Settle<T>(Routed<T> routed, RequestResult result)
+    {
+        var settle = state.SettleAsync(new SettleRequest
         {
             Lease = routed.Lease,
             KeyHold = routed.KeyHold,
-            Now = now,
+            Now = time.GetUtcNow(),
             // A failure mid-answer counts toward the deployment's cooldown like one before the first byte.
             Failed = result.Status >= 500,
-            ActualTokens = tokens,
-            ActualMicros = (long)(cost * KeyLimits.MicrosPerUnit),
+            ActualTokens = result.PromptTokens + result.CompletionTokens,
+            ActualMicros = (long)(CostOf(routed.Deployment, result) * KeyLimits.MicrosPerUnit),
             TtftMs = result.TimeToFirstToken?.TotalMilliseconds,
             AllowedFails = settings.AllowedFails,
             FailureWindow = settings.FailureWindow,
             CooldownTime = settings.CooldownTime,
-        }));
-        Record(context, call, routed.ServedModel, routed.Deployment, startedAt, result, cost);
+        });
+        pending.Track(settle);
+        return routed.KeyHold is { NearLimit: true } && !settle.IsCompleted ? WaitBoundedAsync(settle) : Task.CompletedTask;
+    }
+
+    private static readonly TimeSpan NearLimitWait = TimeSpan.FromSeconds(1);
+
+    private static async Task WaitBoundedAsync(Task settle)
+    {
+        try
+        {
+            await settle.WaitAsync(NearLimitWait);
+        }
+        catch (TimeoutException)
+        {
+            // Redis is slow: the answer goes out anyway; the settle still lands (or its lease expires).
+        }
     }
 
     /// <summary>A request that never reached a backend still leaves a usage row (status and error type).</summary>
@@ -62,8 +91,8 @@ internal sealed class RequestAccounting(ILiveState state, IUsageSink usage, Rout
 
     private static string? NullIfEmpty(string value) => value.Length == 0 ? null : value;
 
-    private static decimal Cost(Deployment deployment, int prompt, int completion) =>
-        (deployment.InputCostPerToken ?? 0) * prompt + (deployment.OutputCostPerToken ?? 0) * completion;
+    private static decimal CostOf(Deployment deployment, RequestResult result) =>
+        (deployment.InputCostPerToken ?? 0) * result.PromptTokens + (deployment.OutputCostPerToken ?? 0) * result.CompletionTokens;
 }
 
 /// <summary>How a request ended, as accounting needs it.</summary>

@@ -95,7 +95,11 @@ internal sealed class Lease(string id, Deployment deployment, bool shared)
 }
 
 /// <summary>A request's reservation against its key: a parallel slot plus reserved tokens, corrected at settle.</summary>
-internal sealed class KeyHold(string requestId, KeyAdmission key, string minuteBucket, bool shared)
+/// <param name="nearLimit">
+/// What the key had left after this reservation would not hold another request like it. Its settle is then awaited
+/// before the answer ends, so a client's next request finds the real count (other settles are not waited for).
+/// </param>
+internal sealed class KeyHold(string requestId, KeyAdmission key, string minuteBucket, bool shared, bool nearLimit = false)
 {
     private int _settled;
 
@@ -104,6 +108,7 @@ internal sealed class KeyHold(string requestId, KeyAdmission key, string minuteB
     /// <summary>The tpm window the reservation went into; the settle corrects that same window.</summary>
     public string MinuteBucket { get; } = minuteBucket;
     public bool Shared { get; } = shared;
+    public bool NearLimit { get; } = nearLimit;
 
     public bool TrySettle() => Interlocked.Exchange(ref _settled, 1) == 0;
     public bool IsSettled => Volatile.Read(ref _settled) == 1;

@@ -17,7 +17,8 @@ internal static class LiveScripts
     /// cooldown-until, rpm, tpm, ttft. ARGV: now, lease id, lease expiry, least-busy?, backend limit, has key?,
     /// key rpm, tpm, parallel, quota, budget limits, reserve tokens, reserve micros, candidate count, zset ttl,
     /// next minute, quota ttl, request id (the key hold's member); then per candidate: max parallel, rpm, tpm. -1 means "no limit".
-    /// Returns {status, chosen (1-based), retry ms, remaining requests, remaining tokens, per candidate: in flight, ttft, tokens, requests}.
+    /// Returns {status, chosen (1-based), retry ms, remaining requests, remaining tokens, near limit (1: what the key has
+    /// left would not hold another request like this one), per candidate: in flight, ttft, tokens, requests}.
     /// One call admits one or more requests (those that arrived while the previous call was on its way), each with
     /// the KEYS and ARGV above one after the other, in order; it returns one reply per request.
     /// </summary>
@@ -47,17 +48,17 @@ internal static class LiveScripts
           local par = tonumber(A(9))
           if haskey then
             local kv = redis.call('MGET', K(2), K(3), K(4), K(5), K(6))
-            if num(kv[5]) <= now then return {'seed', 0, 0, -1, -1} end
+            if num(kv[5]) <= now then return {'seed', 0, 0, -1, -1, 0} end
             local rpm = tonumber(A(7))
             local tpm = tonumber(A(8))
             local quota = tonumber(A(10))
             local budget = tonumber(A(11))
             local nextmin = tonumber(A(16)) - now
-            if rpm >= 0 and num(kv[1]) >= rpm then return {'rate', 0, nextmin, 0, -1} end
-            if tpm >= 0 and num(kv[2]) + reserve > tpm then return {'rate', 0, nextmin, -1, 0} end
-            if par >= 0 and live(K(1), now) >= par then return {'kpar', 0, 1000, -1, -1} end
-            if quota >= 0 and num(kv[3]) + reserve > quota then return {'quota', 0, 0, -1, -1} end
-            if budget >= 0 and num(kv[4]) + reservem > budget then return {'quota', 0, 0, -1, -1} end
+            if rpm >= 0 and num(kv[1]) >= rpm then return {'rate', 0, nextmin, 0, -1, 0} end
+            if tpm >= 0 and num(kv[2]) + reserve > tpm then return {'rate', 0, nextmin, -1, 0, 0} end
+            if par >= 0 and live(K(1), now) >= par then return {'kpar', 0, 1000, -1, -1, 0} end
+            if quota >= 0 and num(kv[3]) + reserve > quota then return {'quota', 0, 0, -1, -1, 0} end
+            if budget >= 0 and num(kv[4]) + reservem > budget then return {'quota', 0, 0, -1, -1, 0} end
           end
           local out = {}
           local chosen = 0
@@ -95,7 +96,7 @@ internal static class LiveScripts
           end
           local head
           if chosen == 0 then
-            if busy or cool < 0 then head = {'busy', 0, 0, -1, -1} else head = {'cool', 0, cool - now, -1, -1} end
+            if busy or cool < 0 then head = {'busy', 0, 0, -1, -1, 0} else head = {'cool', 0, cool - now, -1, -1, 0} end
           else
             local b = 6 + (chosen - 1) * 6
             redis.call('ZADD', K(b + 1), expiry, lease)
@@ -105,6 +106,7 @@ internal static class LiveScripts
             bump(K(b + 4), 1)
             local remreq = -1
             local remtok = -1
+            local near = 0
             if haskey then
               -- The key's lease set only matters to a parallel limit.
               if par >= 0 then
@@ -113,8 +115,9 @@ internal static class LiveScripts
               end
               local r = bump(K(2), 1)
               local t = bump(K(3), reserve)
-              redis.call('INCRBY', K(4), reserve)
-              if reservem > 0 then redis.call('INCRBY', K(5), reservem) end
+              local q = redis.call('INCRBY', K(4), reserve)
+              local m = 0
+              if reservem > 0 then m = redis.call('INCRBY', K(5), reservem) end
               local qttl = tonumber(A(17))
               if qttl > 0 then
                 redis.call('PEXPIRE', K(4), qttl)
@@ -122,8 +125,13 @@ internal static class LiveScripts
               end
               if tonumber(A(7)) >= 0 then remreq = math.max(0, tonumber(A(7)) - r) end
               if tonumber(A(8)) >= 0 then remtok = math.max(0, tonumber(A(8)) - t) end
+              -- What is left would not hold another request like this one: its settle matters to the next request.
+              local quota = tonumber(A(10))
+              local budget = tonumber(A(11))
+              if (quota >= 0 and quota - q < reserve) or (budget >= 0 and reservem > 0 and budget - m < reservem)
+                or (remtok >= 0 and remtok < reserve) then near = 1 end
             end
-            head = {'ok', chosen, 0, remreq, remtok}
+            head = {'ok', chosen, 0, remreq, remtok, near}
           end
           for i = 1, #out do head[#head + 1] = out[i] end
           return head

@@ -85,9 +85,10 @@ internal sealed partial class RedisLiveState : ILiveState
         var remainingRequests = (long)reply[3];
         var remainingTokens = (long)reply[4];
         var stats = new Dictionary<string, DeploymentStats>(candidates.Count, StringComparer.Ordinal);
-        for (var i = 0; i < candidates.Count && 5 + i * 4 + 3 < reply.Length; i++)
+        var nearLimit = (int)reply[5] == 1;
+        for (var i = 0; i < candidates.Count && 6 + i * 4 + 3 < reply.Length; i++)
         {
-            var o = 5 + i * 4;
+            var o = 6 + i * 4;
             stats[candidates[i].Id] = new DeploymentStats((int)reply[o],
                 double.Parse((string)reply[o + 1]!, CultureInfo.InvariantCulture), (long)reply[o + 2], (long)reply[o + 3]);
         }
@@ -98,7 +99,7 @@ internal sealed partial class RedisLiveState : ILiveState
                 Status = AdmissionStatus.Admitted,
                 Deployment = candidates[chosen - 1],
                 Lease = new Lease(request.LeaseId, candidates[chosen - 1], shared: true),
-                KeyHold = key is null ? null : new KeyHold(request.RequestId, key, minute, shared: true),
+                KeyHold = key is null ? null : new KeyHold(request.RequestId, key, minute, shared: true, nearLimit),
                 RemainingRequests = remainingRequests >= 0 ? remainingRequests : null,
                 RemainingTokens = remainingTokens >= 0 ? remainingTokens : null,
                 Stats = stats,

@@ -26,8 +26,12 @@ internal sealed record RelayOutcome(RelayStatus Status, int PromptTokens, int Co
 /// </summary>
 internal sealed class GenerationRelay(RouterSettings settings, TimeProvider time)
 {
+    /// <param name="completing">
+    /// Called with the outcome once the backend has finished, before the end of the answer is written; the end waits
+    /// for the task it returns: what has to be true when the client holds the whole answer is done by then.
+    /// </param>
     public async Task<RelayOutcome> RelayAsync(HttpContext context, IGenerationStream upstream, Deployment deployment,
-        bool stream, AnswerWriter writer, DateTimeOffset deadline)
+        bool stream, AnswerWriter writer, DateTimeOffset deadline, Func<RelayOutcome, Task>? completing = null)
     {
         await using (upstream)
         {
@@ -64,9 +68,11 @@ internal sealed class GenerationRelay(RouterSettings settings, TimeProvider time
                             response.StatusCode = StatusCodes.Status200OK;
                             response.ContentType = "application/json";
                         }
+                        var outcome = new RelayOutcome(RelayStatus.Completed, chunk.PromptTokens, chunk.CompletionTokens);
+                        if (completing is not null) await completing(outcome);
                         writer.WriteEnd(output, chunk);
                         await output.FlushAsync(context.RequestAborted);
-                        return new RelayOutcome(RelayStatus.Completed, chunk.PromptTokens, chunk.CompletionTokens);
+                        return outcome;
                     }
                     if (stream && chunk.HasDelta)
                     {

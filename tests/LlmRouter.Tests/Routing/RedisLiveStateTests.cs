@@ -120,6 +120,24 @@ public sealed class RedisLiveStateTests : LiveStateContract, IClassFixture<Redis
     }
 
     [Fact]
+    public async Task Admit_ReservationLeavingTooLittleForAnotherLikeIt_IsNearLimit()
+    {
+        var only = new[] { Dep(Id("near")) };
+        var quota = new KeyAdmission { KeyId = Guid.NewGuid(), QuotaLimit = 100, ReserveTokens = 30 };
+        var tpm = new KeyAdmission { KeyId = Guid.NewGuid(), TpmLimit = 100, ReserveTokens = 30 };
+
+        // 30, 60, 90 of 100 reserved: after the third, 10 left would not hold another 30.
+        foreach (var key in new[] { quota, tpm })
+        {
+            var near = new List<bool>();
+            for (var i = 0; i < 3; i++) near.Add((await AdmitAsync(only, key: key)).KeyHold!.NearLimit);
+            Assert.Equal([false, false, true], near);
+        }
+        var unlimited = new KeyAdmission { KeyId = Guid.NewGuid(), RpmLimit = 1000, ReserveTokens = 30 };
+        Assert.False((await AdmitAsync(only, key: unlimited)).KeyHold!.NearLimit);
+    }
+
+    [Fact]
     public async Task Redis_Unreachable_FallsBackToLocalCounts()
     {
         var server = await RedisServer.StartAsync();
