@@ -13,6 +13,9 @@ namespace LlmRouter.Completions;
 /// </summary>
 internal sealed class RequestAccounting(ILiveState state, IUsageSink usage, RouterSettings settings, TimeProvider time, PendingSettles pending)
 {
+    /// <summary>The longest an answer waits for its settle near a key's limit; past it, the answer goes out anyway.</summary>
+    private static readonly TimeSpan NearLimitWait = TimeSpan.FromSeconds(1);
+
     /// <summary>Settles and records: for an answer that is complete when this is called. See <see cref="Settle"/> for the task.</summary>
     public Task Finish<T>(HttpContext context, RoutedCall call, Routed<T> routed, long startedAt, RequestResult result)
     {
@@ -49,8 +52,6 @@ internal sealed class RequestAccounting(ILiveState state, IUsageSink usage, Rout
         pending.Track(settle);
         return routed.KeyHold is { NearLimit: true } && !settle.IsCompleted ? WaitBoundedAsync(settle) : Task.CompletedTask;
     }
-
-    private static readonly TimeSpan NearLimitWait = TimeSpan.FromSeconds(1);
 
     private static async Task WaitBoundedAsync(Task settle)
     {

@@ -11,11 +11,16 @@ internal sealed partial class KeyCacheSync(
     KeyCache cache, KeyEvents events, RedisConnection redis, KeyCacheOptions options, TimeProvider time, ILogger<KeyCacheSync> logger) : BackgroundService
 {
     private readonly SemaphoreSlim _resync = new(1, 1);
+    /// <summary>The connection (<see cref="RedisConnection.Connects"/>) the last completed resync was for; only touched under <see cref="_resync"/>.</summary>
+    private int _resynced;
     private readonly TaskCompletionSource _subscribed = new(TaskCreationOptions.RunContinuationsAsynchronously);
     private readonly Action<RedisChannel, RedisValue> _handler = events.OnMessage;
     private CancellationToken _stopping;
 
-    /// <summary>Completes once this replica first listens on <c>llmr:keys</c> (readiness for tests and health checks).</summary>
+    /// <summary>
+    /// Completes once this replica first listens on <c>llmr:keys</c> and has re-checked its cache after that (readiness
+    /// for tests and health checks): from then on, a change reaches it by message.
+    /// </summary>
     public Task Subscribed => _subscribed.Task;
 
     protected override async Task ExecuteAsync(CancellationToken stoppingToken)
@@ -68,6 +73,9 @@ internal sealed partial class KeyCacheSync(
         }
         try
         {
+            // The first connect can be reported twice (the event, and the check at start-up): one resync per connection.
+            var connection = redis.Connects;
+            if (connection == _resynced) return;
             var delay = TimeSpan.FromMilliseconds(200);
             while (!_stopping.IsCancellationRequested)
             {
@@ -77,7 +85,6 @@ internal sealed partial class KeyCacheSync(
                     // Unsubscribe-then-subscribe keeps exactly one handler, whether or not the client restored the old subscription.
                     await subscriber.UnsubscribeAsync(KeyEvents.Channel, _handler);
                     await subscriber.SubscribeAsync(KeyEvents.Channel, _handler);
-                    _subscribed.TrySetResult();
                     break;
                 }
                 catch (Exception e) when (e is RedisException or TimeoutException)
@@ -88,6 +95,8 @@ internal sealed partial class KeyCacheSync(
             }
             await events.PublishPendingAsync();
             await RecheckAsync("Redis reconnected");
+            _resynced = connection;
+            _subscribed.TrySetResult();
         }
         catch (OperationCanceledException)
         {

@@ -37,6 +37,11 @@ internal sealed partial class RedisConnection : IAsyncDisposable
     /// <summary>Raised after the connection comes back (and after the first successful connect).</summary>
     public event Action? Reconnected;
 
+    /// <summary>Counts connects and reconnects, so a listener can tell a connection it has already handled from a new one.</summary>
+    public int Connects => Volatile.Read(ref _connects);
+
+    private int _connects;
+
     /// <summary>Connects once; every feature that needs Redis may call this, later calls share the first one's task.</summary>
     public Task StartAsync()
     {
@@ -65,9 +70,14 @@ internal sealed partial class RedisConnection : IAsyncDisposable
         {
             if (e.ConnectionType != ConnectionType.Interactive) return;
             if (Interlocked.Exchange(ref _reportedDown, 0) == 1) Log.Restored(_logger);
+            Interlocked.Increment(ref _connects);
             Reconnected?.Invoke();
         };
-        if (_multiplexer.IsConnected) Reconnected?.Invoke();
+        if (_multiplexer.IsConnected)
+        {
+            Interlocked.Increment(ref _connects);
+            Reconnected?.Invoke();
+        }
         else if (Interlocked.Exchange(ref _reportedDown, 1) == 0) Log.Lost(_logger, "not reachable at start-up");
     }
 
