@@ -1,5 +1,4 @@
 using System.Diagnostics;
-using System.Globalization;
 using LlmRouter.LiveState;
 using LlmRouter.Tests.Infrastructure;
 using LlmRouter.Tests.Services;
@@ -86,26 +85,12 @@ public sealed class RedisStateLossTests(ITestOutputHelper output)
         var clock = Stopwatch.StartNew();
         try
         {
-            await Eventually.UntilAsync(() => RedisGetAsync(redis, key), v => v >= atLeast, $"{key} >= {atLeast}", timeout);
+            await Eventually.UntilAsync(() => redis.CliNumberAsync("GET", key), v => v >= atLeast, $"{key} >= {atLeast}", timeout);
             return clock.Elapsed;
         }
         catch (TimeoutException)
         {
             return null;
         }
-    }
-
-    private static async Task<long> RedisGetAsync(RedisServer redis, string key)
-    {
-        var info = new ProcessStartInfo("redis-cli")
-        {
-            ArgumentList = { "-p", redis.Port.ToString(CultureInfo.InvariantCulture), "--raw", "GET", key },
-            RedirectStandardOutput = true,
-            RedirectStandardError = true,
-        };
-        using var process = Process.Start(info) ?? throw new InvalidOperationException("redis-cli did not start");
-        var text = await process.StandardOutput.ReadToEndAsync();
-        await process.WaitForExitAsync();
-        return long.TryParse(text.Trim(), CultureInfo.InvariantCulture, out var n) ? n : 0;
     }
 }

@@ -1,5 +1,4 @@
 using System.Diagnostics;
-using System.Globalization;
 using LlmRouter.LiveState;
 using LlmRouter.Tests.Infrastructure;
 using LlmRouter.Tests.Services;
@@ -91,18 +90,9 @@ public sealed class RedisOutageTests(ITestOutputHelper output)
     /// Requests admitted through Redis, from its per-minute counters for the deployment. Asked with redis-cli: a fresh
     /// connection per look, so nothing in the test has to reconnect after the restart.
     /// </summary>
-    private static async Task<long> SharedAdmissionsAsync(RedisServer redis)
+    private static Task<long> SharedAdmissionsAsync(RedisServer redis)
     {
         const string sum = "local n = 0 for _, k in ipairs(redis.call('KEYS', ARGV[1])) do n = n + tonumber(redis.call('GET', k)) end return n";
-        var info = new ProcessStartInfo("redis-cli")
-        {
-            ArgumentList = { "-p", redis.Port.ToString(CultureInfo.InvariantCulture), "--raw", "EVAL", sum, "0", LiveKeys.DeploymentRequests("sim-a", "*") },
-            RedirectStandardOutput = true,
-            RedirectStandardError = true,
-        };
-        using var process = Process.Start(info) ?? throw new InvalidOperationException("redis-cli did not start");
-        var text = await process.StandardOutput.ReadToEndAsync();
-        await process.WaitForExitAsync();
-        return long.TryParse(text.Trim(), CultureInfo.InvariantCulture, out var n) ? n : 0;
+        return redis.CliNumberAsync("EVAL", sum, "0", LiveKeys.DeploymentRequests("sim-a", "*"));
     }
 }

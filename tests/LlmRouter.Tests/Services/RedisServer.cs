@@ -1,3 +1,4 @@
+using System.Globalization;
 using System.Diagnostics;
 using System.Net.Sockets;
 
@@ -49,6 +50,20 @@ public sealed class RedisServer : IAsyncDisposable
         }
         _process = null;
         await WaitForPortAsync(Port, open: false, TimeSpan.FromSeconds(15));
+    }
+
+    /// <summary>
+    /// Runs one redis-cli command and reads its reply as a number (0 when it is empty or not a number). A fresh
+    /// connection per call, so nothing in a test has to reconnect after a restart.
+    /// </summary>
+    public async Task<long> CliNumberAsync(params string[] command)
+    {
+        var info = new ProcessStartInfo("redis-cli") { RedirectStandardOutput = true, RedirectStandardError = true };
+        foreach (var arg in (string[])["-p", Port.ToString(CultureInfo.InvariantCulture), "--raw", .. command]) info.ArgumentList.Add(arg);
+        using var process = Process.Start(info) ?? throw new InvalidOperationException("redis-cli did not start");
+        var text = await process.StandardOutput.ReadToEndAsync();
+        await process.WaitForExitAsync();
+        return long.TryParse(text.Trim(), CultureInfo.InvariantCulture, out var n) ? n : 0;
     }
 
     /// <summary>Freezes the server (SIGSTOP): connections stay open and nothing answers, as with a stuck Redis.</summary>
