@@ -29,6 +29,7 @@ catch (ConfigException e)
 if (migrateOnly) return await MigrateCommand.RunAsync(config.General);
 
 builder.WebHost.UseUrls(startup.Urls);
+InlineIo.Configure(builder.WebHost, config.General.InlineIo);
 // Per-request framework logs would sit on the hot path (and print query strings); warnings and up only.
 builder.Logging.AddFilter("Microsoft.AspNetCore", LogLevel.Warning);
 builder.Logging.KeepRequestUrlsOutOfFrameworkLogs();

@@ -129,6 +129,7 @@ internal static class ConfigLoader
             UsageFlushInterval = general.Seconds("usage_flush_interval") ?? defaults.UsageFlushInterval,
             UsageSpillPath = general.String("usage_spill_path") ?? defaults.UsageSpillPath,
             DefaultMaxTokens = general.Int("default_max_tokens", min: 1) ?? defaults.DefaultMaxTokens,
+            InlineIo = general.Bool("inline_io") ?? defaults.InlineIo,
         };
     }
 

@@ -58,6 +58,8 @@ public sealed record GeneralSettings
     public string UsageSpillPath { get; init; } = "llmrouter-usage-spill.jsonl";
     /// <summary>Answer cap sent as num_predict when the client sets none and the key has a token quota.</summary>
     public int DefaultMaxTokens { get; init; } = 4096;
+    /// <summary>Run request handling on the socket threads instead of handing every I/O completion to the thread pool.</summary>
+    public bool InlineIo { get; init; } = true;
 }
 
 public sealed record RouterSettings

@@ -52,6 +52,16 @@ public sealed class ConfigLoaderTests
     }
 
     [Fact]
+    public void Parse_InlineIo_OnUnlessTurnedOff()
+    {
+        var warnings = new List<string>();
+
+        Assert.True(Parse(Minimal).General.InlineIo);
+        Assert.False(Parse(Minimal + "\n  inline_io: false", warnings: warnings).General.InlineIo);
+        Assert.Empty(warnings);
+    }
+
+    [Fact]
     public void Parse_EnvironmentReference_ResolvesOrCountsAsAbsent()
     {
         Assert.Null(Parse(Minimal).General.MasterKey);
