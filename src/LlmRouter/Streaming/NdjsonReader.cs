@@ -9,7 +9,7 @@ namespace LlmRouter.Streaming;
 /// </summary>
 internal sealed class NdjsonReader(Stream body) : IAsyncDisposable
 {
-    private const int InitialSize = 16 * 1024;
+    private const int InitialSize = 4 * 1024;
     private const int MinimumRead = 1024;
     private byte[]? _buffer = ArrayPool<byte>.Shared.Rent(InitialSize);
     private int _start;
