@@ -29,7 +29,7 @@ public sealed class MetricsTests(ITestOutputHelper output) : IsolatedRouterTest(
     }
 
     [Fact]
-    public async Task Metrics_AfterRequestsThroughRedis_CountsAtMostOneAdmissionAndOneSettleEach()
+    public async Task Metrics_AfterRequestsThroughRedis_OneCallPerAdmissionAndAtMostOnePerSettle()
     {
         await Eventually.UntilAsync(() => MetricAsync("llmrouter_redis_connected"), v => v == 1, "the router to connect to Redis");
         var before = await MetricAsync("llmrouter_redis_round_trips_total");
