@@ -13,8 +13,6 @@ internal sealed class RedisScript(string text)
 {
     private readonly byte[] _hash = SHA1.HashData(Encoding.UTF8.GetBytes(text));
 
-    public string Text => text;
-
     public async Task<RedisResult> EvaluateAsync(IDatabase db, RedisKey[] keys, RedisValue[] args)
     {
         try
