@@ -1,3 +1,4 @@
+using System.Buffers;
 using System.Runtime.InteropServices;
 using System.Text.Json;
 using LlmRouter.Auth;
@@ -5,6 +6,7 @@ using LlmRouter.Backends;
 using LlmRouter.Backends.Ollama;
 using LlmRouter.Configuration;
 using LlmRouter.Errors;
+using LlmRouter.Hosting;
 using LlmRouter.OpenAi;
 using LlmRouter.Routing;
 
@@ -38,7 +40,7 @@ internal sealed class EmbeddingHandler(CallFactory calls, RequestRouter router, 
 
         context.Response.StatusCode = StatusCodes.Status200OK;
         context.Response.ContentType = "application/json";
-        var output = context.Response.BodyWriter;
+        var output = new ArrayBufferWriter<byte>(4096);
         using (var writer = new Utf8JsonWriter(output))
         {
             writer.WriteStartObject();
@@ -65,7 +67,8 @@ internal sealed class EmbeddingHandler(CallFactory calls, RequestRouter router, 
         // Settled before the answer leaves (and waited for when the key is near a limit): a client that sends its next
         // request as soon as it has this answer finds its quota corrected; the answer is paid for even if the client left.
         await accounting.Finish(context, call, routed, startedAt, new RequestResult(200, result.PromptTokens, 0, time.GetElapsedTime(startedAt), null, request.User));
-        await output.FlushAsync(context.RequestAborted);
+        WholeBody.Write(context.Response, output.WrittenSpan);
+        await context.Response.BodyWriter.FlushAsync(context.RequestAborted);
     }
 
     /// <summary>OpenAI's base64 form: little-endian float32s.</summary>

@@ -1,5 +1,6 @@
 using System.Buffers;
 using System.Text.Json;
+using LlmRouter.Hosting;
 using Microsoft.AspNetCore.Http;
 
 namespace LlmRouter.Errors;
@@ -25,7 +26,8 @@ internal static class ErrorResponses
         {
             error.WriteTo(writer);
         }
-        await response.Body.WriteAsync(buffer.WrittenMemory, context.RequestAborted);
+        WholeBody.Write(response, buffer.WrittenSpan);
+        await response.BodyWriter.FlushAsync(context.RequestAborted);
     }
 
     public static IResult Result(ApiError error) => new ApiErrorResult(error);

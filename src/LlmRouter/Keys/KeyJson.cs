@@ -1,6 +1,7 @@
 using System.Buffers;
 using System.Text.Json;
 using LlmRouter.Errors;
+using LlmRouter.Hosting;
 using LlmRouter.Keys.Storage;
 
 namespace LlmRouter.Keys;
@@ -94,7 +95,8 @@ internal static class KeyJson
             using (var writer = new Utf8JsonWriter(buffer, ApiError.JsonOptions)) write(writer);
             httpContext.Response.StatusCode = status;
             httpContext.Response.ContentType = "application/json";
-            await httpContext.Response.Body.WriteAsync(buffer.WrittenMemory, httpContext.RequestAborted);
+            WholeBody.Write(httpContext.Response, buffer.WrittenSpan);
+            await httpContext.Response.BodyWriter.FlushAsync(httpContext.RequestAborted);
         }
     }
 }

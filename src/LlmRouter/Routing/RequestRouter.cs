@@ -1,6 +1,7 @@
 using LlmRouter.Backends;
 using LlmRouter.Configuration;
 using LlmRouter.Errors;
+using LlmRouter.Hosting;
 using LlmRouter.LiveState;
 using Polly;
 using Polly.Retry;
@@ -277,7 +278,7 @@ internal sealed partial class RequestRouter
     {
         var result = _state.AdmitAsync(new AdmissionRequest
         {
-            LeaseId = Guid.NewGuid().ToString("N"),
+            LeaseId = Ids.NewHex(),
             RequestId = state.Call.RequestId,
             Candidates = ordered,
             LeastBusy = leastBusy,

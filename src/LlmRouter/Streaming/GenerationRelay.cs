@@ -1,6 +1,8 @@
+using System.Buffers;
 using LlmRouter.Backends;
 using LlmRouter.Configuration;
 using LlmRouter.Errors;
+using LlmRouter.Hosting;
 using LlmRouter.OpenAi;
 using Microsoft.AspNetCore.Http.Features;
 
@@ -62,15 +64,21 @@ internal sealed class GenerationRelay(RouterSettings settings, TimeProvider time
                     }
                     if (chunk.Done)
                     {
-                        if (!stream)
+                        var outcome = new RelayOutcome(RelayStatus.Completed, chunk.PromptTokens, chunk.CompletionTokens);
+                        if (completing is not null) await completing(outcome);
+                        if (stream)
+                        {
+                            writer.WriteEnd(output, chunk);
+                        }
+                        else
                         {
                             // Headers go out with the first byte written to the pipe, so they are set first.
                             response.StatusCode = StatusCodes.Status200OK;
                             response.ContentType = "application/json";
+                            var body = new ArrayBufferWriter<byte>(1024);
+                            writer.WriteEnd(body, chunk);
+                            WholeBody.Write(response, body.WrittenSpan);
                         }
-                        var outcome = new RelayOutcome(RelayStatus.Completed, chunk.PromptTokens, chunk.CompletionTokens);
-                        if (completing is not null) await completing(outcome);
-                        writer.WriteEnd(output, chunk);
                         await output.FlushAsync(context.RequestAborted);
                         return outcome;
                     }

@@ -30,6 +30,25 @@ public sealed class RoutesAndHeadersTests(SharedRouterFixture fixture, ITestOutp
         }
     }
 
+    /// <summary>A whole answer goes out with its length, so it reaches the client in one write rather than as chunks.</summary>
+    [Theory]
+    [InlineData("v1/chat/completions", HttpStatusCode.OK)]
+    [InlineData("v1/completions", HttpStatusCode.OK)]
+    [InlineData("v1/embeddings", HttpStatusCode.OK)]
+    [InlineData("v1/chat/completions?bad", HttpStatusCode.BadRequest)]
+    public async Task WholeAnswer_CarriesContentLength_NotChunked(string path, HttpStatusCode expected)
+    {
+        var body = path.EndsWith("?bad", StringComparison.Ordinal) ? new JsonObject { ["model"] = "chat" } : BodyFor(path[3..]);
+        using var request = Requests.Post(path.Replace("?bad", ""), body);
+
+        using var response = await Router.Http.SendAsync(request);
+
+        var bytes = await response.Content.ReadAsByteArrayAsync();
+        Assert.Equal(expected, response.StatusCode);
+        Assert.NotEqual(true, response.Headers.TransferEncodingChunked);
+        Assert.Equal(bytes.Length, response.Content.Headers.ContentLength);
+    }
+
     [Fact]
     public async Task RequestId_SentByClient_IsEchoed()
     {
