@@ -69,6 +69,8 @@ internal sealed class GenerationRelay(RouterSettings settings, TimeProvider time
                         if (stream)
                         {
                             writer.WriteEnd(output, chunk);
+                            // Completing rather than flushing puts the closing chunk in the same write as [DONE].
+                            await response.CompleteAsync();
                         }
                         else
                         {
@@ -78,8 +80,8 @@ internal sealed class GenerationRelay(RouterSettings settings, TimeProvider time
                             var body = new ArrayBufferWriter<byte>(1024);
                             writer.WriteEnd(body, chunk);
                             WholeBody.Write(response, body.WrittenSpan);
+                            await output.FlushAsync(context.RequestAborted);
                         }
-                        await output.FlushAsync(context.RequestAborted);
                         return outcome;
                     }
                     if (stream && chunk.HasDelta)
