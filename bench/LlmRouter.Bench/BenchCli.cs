@@ -24,11 +24,14 @@ internal static class BenchCli
                 return await Soak.RunAsync(args.Skip(1).ToArray());
             case "rate":
                 return await RateProbe.RunAsync(args.Skip(1).ToArray());
+            case "streams":
+                return await RateProbe.RunStreamsAsync(args.Skip(1).ToArray());
             default:
                 Console.Error.WriteLine("usage: LlmRouter.Bench suite [--repeats N] [--phases 1,2,3,4,6] [--results DIR]");
                 Console.Error.WriteLine("       LlmRouter.Bench soak [--minutes N] [--results DIR]");
                 Console.Error.WriteLine("       LlmRouter.Bench overhead [--repeats N]");
                 Console.Error.WriteLine("       LlmRouter.Bench rate --port N --rate RPS [--seconds S] [--bearer KEY] [--model chat]");
+                Console.Error.WriteLine("       LlmRouter.Bench streams --port N [--streams 256] [--bearer KEY] [--model stream]");
                 Console.Error.WriteLine("       LlmRouter.Bench token-latency|memory [--requests N] [--tokens N]");
                 return 2;
         }
