@@ -23,9 +23,9 @@ internal static class BenchCli
             case "soak":
                 return await Soak.RunAsync(args.Skip(1).ToArray());
             case "rate":
-                return await RateProbe.RunAsync(args.Skip(1).ToArray());
+                return await Probes.RateAsync(args.Skip(1).ToArray());
             case "streams":
-                return await RateProbe.RunStreamsAsync(args.Skip(1).ToArray());
+                return await Probes.StreamsAsync(args.Skip(1).ToArray());
             default:
                 Console.Error.WriteLine("usage: LlmRouter.Bench suite [--repeats N] [--phases 1,2,3,4,6] [--results DIR]");
                 Console.Error.WriteLine("       LlmRouter.Bench soak [--minutes N] [--results DIR]");

@@ -12,9 +12,9 @@ namespace LlmRouter.Bench;
 /// counted from each request's scheduled release, as phase 4 does); <c>streams</c> opens concurrent streams (as a step of
 /// phase 3 does) against the streaming port.
 /// </summary>
-internal static class RateProbe
+internal static class Probes
 {
-    public static async Task<int> RunStreamsAsync(string[] args)
+    public static async Task<int> StreamsAsync(string[] args)
     {
         if (Get(args, "--port") is not { } port)
         {
@@ -33,19 +33,18 @@ internal static class RateProbe
         return 0;
     }
 
-    public static async Task<int> RunAsync(string[] args)
+    public static async Task<int> RateAsync(string[] args)
     {
-        string? Get(string name) => RateProbe.Get(args, name);
-        if (Get("--port") is not { } port || Get("--rate") is not { } rate)
+        if (Get(args, "--port") is not { } port || Get(args, "--rate") is not { } rate)
         {
             Console.Error.WriteLine("usage: LlmRouter.Bench rate --port N --rate RPS [--seconds S] [--bearer KEY] [--model chat] [--connections 64]");
             return 2;
         }
         var server = new IPEndPoint(IPAddress.Loopback, int.Parse(port, CultureInfo.InvariantCulture));
-        var path = BenchPath.Create("probe", server.Port, server.Port, Get("--model") ?? "chat", "stream", Get("--bearer"), proxy: null);
+        var path = BenchPath.Create("probe", server.Port, server.Port, Get(args, "--model") ?? "chat", "stream", Get(args, "--bearer"), proxy: null);
         var result = await OpenLoopLoad.RunAsync(server, path.StaticRequest, double.Parse(rate, CultureInfo.InvariantCulture),
-            TimeSpan.FromSeconds(double.Parse(Get("--seconds") ?? "10", CultureInfo.InvariantCulture)), TimeSpan.FromSeconds(1),
-            int.Parse(Get("--connections") ?? Phase4Throughput.Connections.ToString(CultureInfo.InvariantCulture), CultureInfo.InvariantCulture));
+            TimeSpan.FromSeconds(double.Parse(Get(args, "--seconds") ?? "10", CultureInfo.InvariantCulture)), TimeSpan.FromSeconds(1),
+            int.Parse(Get(args, "--connections") ?? Phase4Throughput.Connections.ToString(CultureInfo.InvariantCulture), CultureInfo.InvariantCulture));
         Console.WriteLine(FormattableString.Invariant(
             $"target {result.TargetRate:0} rps, achieved {result.AchievedRate:0} rps, {result.Measured} measured, {result.Errors} errors, {result.Unfinished} unfinished; p50 {result.P50:0} µs, p99 {result.P99:0} µs, max {result.Max:0} µs"));
         return 0;
