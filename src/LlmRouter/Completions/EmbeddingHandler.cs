@@ -38,8 +38,6 @@ internal sealed class EmbeddingHandler(CallFactory calls, RequestRouter router, 
         RoutingHeaders.Apply(context, call, routed, time.GetUtcNow());
         var result = routed.Value;
 
-        context.Response.StatusCode = StatusCodes.Status200OK;
-        context.Response.ContentType = "application/json";
         var output = new ArrayBufferWriter<byte>(4096);
         using (var writer = new Utf8JsonWriter(output))
         {
@@ -67,8 +65,7 @@ internal sealed class EmbeddingHandler(CallFactory calls, RequestRouter router, 
         // Settled before the answer leaves (and waited for when the key is near a limit): a client that sends its next
         // request as soon as it has this answer finds its quota corrected; the answer is paid for even if the client left.
         await accounting.Finish(context, call, routed, startedAt, new RequestResult(200, result.PromptTokens, 0, time.GetElapsedTime(startedAt), null, request.User));
-        WholeBody.Write(context.Response, output.WrittenSpan);
-        await context.Response.BodyWriter.FlushAsync(context.RequestAborted);
+        await WholeBody.WriteJsonAsync(context.Response, StatusCodes.Status200OK, output.WrittenSpan, context.RequestAborted);
     }
 
     /// <summary>OpenAI's base64 form: little-endian float32s.</summary>

@@ -11,8 +11,6 @@ internal static class ErrorResponses
     public static async Task WriteAsync(HttpContext context, ApiError error)
     {
         var response = context.Response;
-        response.StatusCode = error.Status;
-        response.ContentType = "application/json";
         if (error.RetryAfterSeconds is { } seconds)
         {
             response.Headers.RetryAfter = seconds.ToString(System.Globalization.CultureInfo.InvariantCulture);
@@ -26,8 +24,7 @@ internal static class ErrorResponses
         {
             error.WriteTo(writer);
         }
-        WholeBody.Write(response, buffer.WrittenSpan);
-        await response.BodyWriter.FlushAsync(context.RequestAborted);
+        await WholeBody.WriteJsonAsync(response, error.Status, buffer.WrittenSpan, context.RequestAborted);
     }
 
     public static IResult Result(ApiError error) => new ApiErrorResult(error);

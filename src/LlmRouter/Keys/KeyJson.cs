@@ -93,10 +93,7 @@ internal static class KeyJson
         {
             var buffer = new ArrayBufferWriter<byte>(1024);
             using (var writer = new Utf8JsonWriter(buffer, ApiError.JsonOptions)) write(writer);
-            httpContext.Response.StatusCode = status;
-            httpContext.Response.ContentType = "application/json";
-            WholeBody.Write(httpContext.Response, buffer.WrittenSpan);
-            await httpContext.Response.BodyWriter.FlushAsync(httpContext.RequestAborted);
+            await WholeBody.WriteJsonAsync(httpContext.Response, status, buffer.WrittenSpan, httpContext.RequestAborted);
         }
     }
 }

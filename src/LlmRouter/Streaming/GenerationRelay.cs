@@ -74,13 +74,9 @@ internal sealed class GenerationRelay(RouterSettings settings, TimeProvider time
                         }
                         else
                         {
-                            // Headers go out with the first byte written to the pipe, so they are set first.
-                            response.StatusCode = StatusCodes.Status200OK;
-                            response.ContentType = "application/json";
                             var body = new ArrayBufferWriter<byte>(1024);
                             writer.WriteEnd(body, chunk);
-                            WholeBody.Write(response, body.WrittenSpan);
-                            await output.FlushAsync(context.RequestAborted);
+                            await WholeBody.WriteJsonAsync(response, StatusCodes.Status200OK, body.WrittenSpan, context.RequestAborted);
                         }
                         return outcome;
                     }

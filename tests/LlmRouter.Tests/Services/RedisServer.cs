@@ -1,5 +1,5 @@
-using System.Globalization;
 using System.Diagnostics;
+using System.Globalization;
 using System.Net.Sockets;
 
 namespace LlmRouter.Tests.Services;
