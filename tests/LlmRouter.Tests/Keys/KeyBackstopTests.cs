@@ -44,6 +44,10 @@ public sealed class KeyBackstopTests(PostgresRedisFixture fixture, ITestOutputHe
         await using var b = await KeysReplica.StartAsync(url, fixture.Redis.Url, noPeriodic);
         var issued = await a.Store.MintAsync(new KeyChanges(), CancellationToken.None);
         Assert.Equal(KeyLookupStatus.Valid, await b.StatusAsync(issued.Secret));
+        // b must hold the key in its cache before Redis goes. A lookup that a's mint message overtakes answers without
+        // caching (it may be stale), and b's next lookup would then ask Postgres and see the revocation by itself.
+        await KeysTestSupport.WaitUntilAsync(async () => await b.StatusAsync(issued.Secret) == KeyLookupStatus.Valid && b.Cache.Count == 1,
+            TimeSpan.FromSeconds(10), "the new key cached on the other replica");
 
         await fixture.Redis.StopAsync();
         try
