@@ -172,6 +172,7 @@ internal static class ConfigLoader
             QueueSize = router.Int("queue_size", min: 0) ?? defaults.QueueSize,
             QueueTimeout = router.Seconds("queue_timeout") ?? defaults.QueueTimeout,
             LeaseTtl = router.Seconds("lease_ttl") ?? defaults.LeaseTtl,
+            PrefetchAdmissions = router.Bool("prefetch_admissions") ?? defaults.PrefetchAdmissions,
         };
     }
 

@@ -100,6 +100,8 @@ public sealed record RouterSettings
     public TimeSpan QueueTimeout { get; init; } = TimeSpan.FromSeconds(30);
     /// <summary>An in-flight lease not renewed for this long is dropped (a crashed replica's counts vanish).</summary>
     public TimeSpan LeaseTtl { get; init; } = TimeSpan.FromSeconds(15);
+    /// <summary>Take the next admission ahead for requests that come back to back (see <c>SpareAdmissions</c>).</summary>
+    public bool PrefetchAdmissions { get; init; } = true;
 }
 
 public enum RoutingStrategy

@@ -38,6 +38,8 @@ internal sealed record AdmissionRequest
     public KeyAdmission? Key { get; init; }
     public required DateTimeOffset Now { get; init; }
     public required TimeSpan LeaseTtl { get; init; }
+    /// <summary>A request's first admission, over every routable deployment of its group: it may take a spare.</summary>
+    public bool MayUseSpare { get; init; }
 }
 
 internal enum AdmissionStatus
@@ -76,6 +78,8 @@ internal sealed record AdmissionResult
     public Lease? Lease { get; init; }
     /// <summary>The key's reservation, when this admission took one; settled once, at the end of the request.</summary>
     public KeyHold? KeyHold { get; init; }
+    /// <summary>The key (if any) has no parallel limit and room under its other limits for many more requests like this one.</summary>
+    public bool PlentyLeft { get; init; }
 
     private static readonly Dictionary<string, DeploymentStats> EmptyStats = new();
 }
@@ -130,6 +134,11 @@ internal sealed record SettleRequest
     public required int AllowedFails { get; init; }
     public required TimeSpan FailureWindow { get; init; }
     public required TimeSpan CooldownTime { get; init; }
+    /// <summary>
+    /// An unused spare given back: its request counts are taken back too (in the minute of <see cref="Now"/>, which is
+    /// then the time it was admitted), as if it had never been admitted.
+    /// </summary>
+    public bool Released { get; init; }
 }
 
 /// <summary>

@@ -11,6 +11,10 @@ internal static class LiveScripts
     public const int KeysPerCandidate = 6;
     public const int FixedArgs = 18;
     public const int ArgsPerCandidate = 3;
+    /// <summary>Fields of an admission reply before the per-candidate stats.</summary>
+    public const int ReplyHead = 7;
+    /// <summary>Requests like the one admitted that a key must still have room for before a spare is taken for it.</summary>
+    public const int PlentyLeft = 64;
 
     /// <summary>
     /// KEYS: key leases, key rpm, key tpm, key quota, key budget, key seeded marker; then per candidate: leases, backend leases,
@@ -18,11 +22,13 @@ internal static class LiveScripts
     /// key rpm, tpm, parallel, quota, budget limits, reserve tokens, reserve micros, candidate count, zset ttl,
     /// next minute, quota ttl, request id (the key hold's member); then per candidate: max parallel, rpm, tpm. -1 means "no limit".
     /// Returns {status, chosen (1-based), retry ms, remaining requests, remaining tokens, near limit (1: what the key has
-    /// left would not hold another request like this one), per candidate: in flight, ttft, tokens, requests}.
+    /// left would not hold another request like this one), plenty left (1: no key, or a key with no parallel limit and
+    /// room under every other limit for <see cref="PlentyLeft"/> more requests like this one), per candidate: in flight,
+    /// ttft, tokens, requests}.
     /// One call admits one or more requests (those that arrived while the previous call was on its way), each with
     /// the KEYS and ARGV above one after the other, in order; it returns one reply per request.
     /// </summary>
-    public static readonly RedisScript Admit = new("""
+    public static readonly RedisScript Admit = new($$"""
         local function num(v) return tonumber(v or '0') or 0 end
         -- Leases are scored by expiry: those past it do not count (the heartbeat's renewal sweeps them out).
         local function live(k, now) return redis.call('ZCOUNT', k, '(' .. now, '+inf') end
@@ -48,17 +54,17 @@ internal static class LiveScripts
           local par = tonumber(A(9))
           if haskey then
             local kv = redis.call('MGET', K(2), K(3), K(4), K(5), K(6))
-            if num(kv[5]) <= now then return {'seed', 0, 0, -1, -1, 0} end
+            if num(kv[5]) <= now then return {'seed', 0, 0, -1, -1, 0, 0} end
             local rpm = tonumber(A(7))
             local tpm = tonumber(A(8))
             local quota = tonumber(A(10))
             local budget = tonumber(A(11))
             local nextmin = tonumber(A(16)) - now
-            if rpm >= 0 and num(kv[1]) >= rpm then return {'rate', 0, nextmin, 0, -1, 0} end
-            if tpm >= 0 and num(kv[2]) + reserve > tpm then return {'rate', 0, nextmin, -1, 0, 0} end
-            if par >= 0 and live(K(1), now) >= par then return {'kpar', 0, 1000, -1, -1, 0} end
-            if quota >= 0 and num(kv[3]) + reserve > quota then return {'quota', 0, 0, -1, -1, 0} end
-            if budget >= 0 and num(kv[4]) + reservem > budget then return {'quota', 0, 0, -1, -1, 0} end
+            if rpm >= 0 and num(kv[1]) >= rpm then return {'rate', 0, nextmin, 0, -1, 0, 0} end
+            if tpm >= 0 and num(kv[2]) + reserve > tpm then return {'rate', 0, nextmin, -1, 0, 0, 0} end
+            if par >= 0 and live(K(1), now) >= par then return {'kpar', 0, 1000, -1, -1, 0, 0} end
+            if quota >= 0 and num(kv[3]) + reserve > quota then return {'quota', 0, 0, -1, -1, 0, 0} end
+            if budget >= 0 and num(kv[4]) + reservem > budget then return {'quota', 0, 0, -1, -1, 0, 0} end
           end
           local out = {}
           local chosen = 0
@@ -96,7 +102,7 @@ internal static class LiveScripts
           end
           local head
           if chosen == 0 then
-            if busy or cool < 0 then head = {'busy', 0, 0, -1, -1, 0} else head = {'cool', 0, cool - now, -1, -1, 0} end
+            if busy or cool < 0 then head = {'busy', 0, 0, -1, -1, 0, 0} else head = {'cool', 0, cool - now, -1, -1, 0, 0} end
           else
             local b = 6 + (chosen - 1) * 6
             redis.call('ZADD', K(b + 1), expiry, lease)
@@ -107,6 +113,7 @@ internal static class LiveScripts
             local remreq = -1
             local remtok = -1
             local near = 0
+            local plenty = 1
             if haskey then
               -- The key's lease set only matters to a parallel limit.
               if par >= 0 then
@@ -130,8 +137,12 @@ internal static class LiveScripts
               local budget = tonumber(A(11))
               if (quota >= 0 and quota - q < reserve) or (budget >= 0 and reservem > 0 and budget - m < reservem)
                 or (remtok >= 0 and remtok < reserve) then near = 1 end
+              -- A spare (an admission taken ahead for the next request) only where it cannot be noticed.
+              local room = {{PlentyLeft}}
+              if par >= 0 or (remreq >= 0 and remreq < room) or (remtok >= 0 and remtok < room * reserve)
+                or (quota >= 0 and quota - q < room * reserve) or (budget >= 0 and budget - m < room * reservem) then plenty = 0 end
             end
-            head = {'ok', chosen, 0, remreq, remtok, near}
+            head = {'ok', chosen, 0, remreq, remtok, near, plenty}
           end
           for i = 1, #out do head[#head + 1] = out[i] end
           return head
@@ -150,15 +161,16 @@ internal static class LiveScripts
     /// <summary>
     /// Settles one or more requests in one call (those that finished while the previous call was on its way).
     /// Per request, <see cref="SettleKeys"/> KEYS: leases, backend leases, key leases, key tpm (admission minute), key
-    /// quota, key budget, deployment tpm (now), failures, cooldown-until, ttft; and <see cref="SettleArgs"/> ARGV:
-    /// lease id ('' = no deployment slot), has key?, token delta, micros delta, actual tokens, failed?, now, allowed
-    /// fails, failure window ms, cooldown ms, ttft ms (-1 none), request id. Counters never go below zero, even when
-    /// Redis lost the reservation being corrected. Returns how many requests it settled.
+    /// quota, key budget, deployment tpm (now), failures, cooldown-until, ttft, key rpm (admission minute), deployment rpm
+    /// (admission minute); and <see cref="SettleArgs"/> ARGV: lease id ('' = no deployment slot), has key?, token delta,
+    /// micros delta, actual tokens, failed?, now, allowed fails, failure window ms, cooldown ms, ttft ms (-1 none),
+    /// request id, released? (1: an unused spare, whose request counts are given back too). Counters never go below
+    /// zero, even when Redis lost the reservation being corrected. Returns how many requests it settled.
     /// </summary>
-    public const int SettleKeys = 10;
-    public const int SettleArgs = 12;
+    public const int SettleKeys = 12;
+    public const int SettleArgs = 13;
 
-    public static readonly RedisScript Settle = new("""
+    public static readonly RedisScript Settle = new($$"""
         -- ttl: the expiry a counter gets when this creates it (minute counters), nil for none.
         local function adjust(k, d, ttl)
           if tonumber(d) == 0 then return end
@@ -174,13 +186,16 @@ internal static class LiveScripts
             redis.call('ZREM', K(1), A(1))
             redis.call('ZREM', K(2), A(1))
           end
+          local released = A(13) == '1'
           if A(2) == '1' then
             redis.call('ZREM', K(3), A(12))
             adjust(K(4), A(3), 120000)
             adjust(K(5), A(3))
             adjust(K(6), A(4))
+            if released then adjust(K(11), -1, 120000) end
           end
           if not slot then return end
+          if released then adjust(K(12), -1, 120000) end
           if tonumber(A(5)) > 0 then adjust(K(7), A(5), 120000) end
           local now = tonumber(A(7))
           if A(6) == '1' then
@@ -200,8 +215,8 @@ internal static class LiveScripts
             redis.call('SET', K(10), tostring(v), 'PX', 3600000)
           end
         end
-        local n = #KEYS / 10
-        for r = 0, n - 1 do settle(r * 10, r * 12) end
+        local n = #KEYS / {{SettleKeys}}
+        for r = 0, n - 1 do settle(r * {{SettleKeys}}, r * {{SettleArgs}}) end
         return n
         """);
 

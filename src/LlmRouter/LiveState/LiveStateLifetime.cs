@@ -4,9 +4,10 @@ namespace LlmRouter.LiveState;
 
 /// <summary>
 /// Connects to Redis at start (without waiting for it). At shutdown it waits in <see cref="StoppedAsync"/>, which runs
-/// after the server has drained its requests, for their last settles, so no lease is left behind in Redis.
+/// after the server has drained its requests, for the release of its spare admissions and for the requests' last
+/// settles, so no lease is left behind in Redis.
 /// </summary>
-internal sealed class LiveStateLifetime(RedisConnection redis, PendingSettles pending) : IHostedLifecycleService
+internal sealed class LiveStateLifetime(RedisConnection redis, RedisLiveState state, PendingSettles pending) : IHostedLifecycleService
 {
     /// <summary>A reachable Redis answers in milliseconds; an unreachable one must not hold up start-up (the connect goes on in the background).</summary>
     private static readonly TimeSpan ConnectWait = TimeSpan.FromSeconds(1);
@@ -14,7 +15,8 @@ internal sealed class LiveStateLifetime(RedisConnection redis, PendingSettles pe
     public async Task StartAsync(CancellationToken cancellationToken) =>
         await Task.WhenAny(redis.StartAsync(), Task.Delay(ConnectWait, cancellationToken));
 
-    public Task StoppedAsync(CancellationToken cancellationToken) => pending.DrainAsync().WaitAsync(TimeSpan.FromSeconds(5), cancellationToken);
+    public Task StoppedAsync(CancellationToken cancellationToken) =>
+        Task.WhenAll(state.ReleaseSparesAsync(), pending.DrainAsync()).WaitAsync(TimeSpan.FromSeconds(5), cancellationToken);
 
     public Task StartingAsync(CancellationToken cancellationToken) => Task.CompletedTask;
     public Task StartedAsync(CancellationToken cancellationToken) => Task.CompletedTask;

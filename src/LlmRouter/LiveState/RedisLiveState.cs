@@ -8,10 +8,11 @@ namespace LlmRouter.LiveState;
 /// <summary>
 /// Live state shared by every replica through Redis: an admission script and a settle script per request, nothing
 /// per streamed chunk. Requests that arrive while a call is under way share the next call (<see cref="GroupCommit{TItem,TResult}"/>),
-/// so under load one script call admits many. When Redis is unreachable it falls back to <see cref="LocalLiveState"/> (and the
-/// leases taken there are settled there), and goes back to Redis by itself once it returns.
+/// so under load one script call admits many. Requests that come back to back find their admission taken ahead
+/// (<see cref="SpareAdmissions"/>) and do not wait for Redis at all. When Redis is unreachable it falls back to
+/// <see cref="LocalLiveState"/> (and the leases taken there are settled there), and goes back to Redis by itself once it returns.
 /// </summary>
-internal sealed partial class RedisLiveState : ILiveState
+internal sealed partial class RedisLiveState : ILiveState, IDisposable
 {
     /// <summary>Requests per script call at most; a call's keys and arguments stay well under Redis's limits.</summary>
     private const int MaxBatch = 128;
@@ -24,19 +25,22 @@ internal sealed partial class RedisLiveState : ILiveState
     private readonly ILogger<RedisLiveState> _logger;
     private readonly GroupCommit<AdmissionRequest, RedisResult> _admissions;
     private readonly GroupCommit<SettleRequest, bool> _settles;
+    private readonly SpareAdmissions? _spares;
     private readonly HotKeys _names = new();
     private readonly ConcurrentDictionary<string, Lease> _held = new(StringComparer.Ordinal);
     private readonly ConcurrentDictionary<string, KeyHold> _holds = new(StringComparer.Ordinal);
     private long _roundTrips;
     private int _fallbackLogged;
 
-    public RedisLiveState(RedisConnection redis, LocalLiveState local, ILogger<RedisLiveState> logger)
+    /// <param name="settings">Null: no spares (as with <c>prefetch_admissions: false</c>).</param>
+    public RedisLiveState(RedisConnection redis, LocalLiveState local, ILogger<RedisLiveState> logger, RouterSettings? settings = null)
     {
         _redis = redis;
         _local = local;
         _logger = logger;
         _admissions = new GroupCommit<AdmissionRequest, RedisResult>(SendAdmissionsAsync, MaxBatch);
         _settles = new GroupCommit<SettleRequest, bool>(SendSettlesAsync, MaxBatch);
+        if (settings is { PrefetchAdmissions: true }) _spares = new SpareAdmissions(AdmitSpareAsync, ReleaseSpareAsync);
     }
 
     public bool IsShared => _redis.IsConnected;
@@ -44,6 +48,9 @@ internal sealed partial class RedisLiveState : ILiveState
 
     /// <summary>Redis calls made for requests (admission + settle), for the benchmark's hot-path accounting.</summary>
     public long RoundTrips => Interlocked.Read(ref _roundTrips);
+
+    /// <summary>Requests admitted with a spare, spares given back unused, and spares waiting now.</summary>
+    public SpareCounts Spares => _spares is { } s ? new SpareCounts(s.Used, s.Released, s.Waiting) : default;
 
     public async ValueTask<AdmissionResult> AdmitAsync(AdmissionRequest request)
     {
@@ -55,9 +62,17 @@ internal sealed partial class RedisLiveState : ILiveState
         }
         else
         {
+            SpareAdmissions.Slot? ticket = null;
+            if (_spares is { } spares && SpareAdmissions.Applies(request) && spares.Take(request, out ticket) is { } spare)
+            {
+                // Its lease and key hold were registered when it was taken.
+                spares.After(ticket, request, spare);
+                return spare;
+            }
+            AdmissionResult? shared = null;
             try
             {
-                result = await AdmitSharedAsync(request);
+                result = shared = await AdmitSharedAsync(request);
                 Volatile.Write(ref _fallbackLogged, 0);
             }
             catch (Exception e) when (e is RedisException or RedisUnavailableException or TimeoutException)
@@ -66,11 +81,35 @@ internal sealed partial class RedisLiveState : ILiveState
                 if (Interlocked.Exchange(ref _fallbackLogged, 1) == 0) Log.Fallback(_logger, e.GetType().Name);
                 result = await _local.AdmitAsync(request);
             }
+            finally
+            {
+                _spares?.After(ticket, request, shared);
+            }
         }
         if (result.Lease is { } lease) _held[lease.Id] = lease;
         if (result.KeyHold is { } hold) _holds[hold.RequestId] = hold;
         return result;
     }
+
+    /// <summary>A spare is admitted like any request and held (its lease renewed) until a request takes it or it is released.</summary>
+    private async Task<AdmissionResult> AdmitSpareAsync(AdmissionRequest request)
+    {
+        var result = await AdmitSharedAsync(request);
+        if (result.Lease is { } lease) _held[lease.Id] = lease;
+        if (result.KeyHold is { } hold) _holds[hold.RequestId] = hold;
+        return result;
+    }
+
+    private Task ReleaseSpareAsync(SpareAdmissions.Spare spare) => SettleAsync(new SettleRequest
+    {
+        Lease = spare.Result.Lease, KeyHold = spare.Result.KeyHold, Now = spare.Request.Now, Released = true,
+        AllowedFails = 1, FailureWindow = TimeSpan.Zero, CooldownTime = TimeSpan.Zero,
+    });
+
+    /// <summary>Gives back every spare (at shutdown, before the last settles are waited for).</summary>
+    public Task ReleaseSparesAsync() => _spares?.ReleaseAllAsync() ?? Task.CompletedTask;
+
+    public void Dispose() => _spares?.Dispose();
 
     private async Task<AdmissionResult> AdmitSharedAsync(AdmissionRequest request)
     {
@@ -86,9 +125,10 @@ internal sealed partial class RedisLiveState : ILiveState
         var remainingTokens = (long)reply[4];
         var stats = new Dictionary<string, DeploymentStats>(candidates.Count, StringComparer.Ordinal);
         var nearLimit = (int)reply[5] == 1;
-        for (var i = 0; i < candidates.Count && 6 + i * 4 + 3 < reply.Length; i++)
+        var plentyLeft = (int)reply[6] == 1;
+        for (var i = 0; i < candidates.Count && LiveScripts.ReplyHead + i * 4 + 3 < reply.Length; i++)
         {
-            var o = 6 + i * 4;
+            var o = LiveScripts.ReplyHead + i * 4;
             stats[candidates[i].Id] = new DeploymentStats((int)reply[o],
                 double.Parse((string)reply[o + 1]!, CultureInfo.InvariantCulture), (long)reply[o + 2], (long)reply[o + 3]);
         }
@@ -103,6 +143,7 @@ internal sealed partial class RedisLiveState : ILiveState
                 RemainingRequests = remainingRequests >= 0 ? remainingRequests : null,
                 RemainingTokens = remainingTokens >= 0 ? remainingTokens : null,
                 Stats = stats,
+                PlentyLeft = plentyLeft,
             },
             "busy" => new AdmissionResult { Status = AdmissionStatus.Busy, Stats = stats },
             "cool" => new AdmissionResult { Status = AdmissionStatus.CoolingDown, RetryAt = now.AddMilliseconds(retryMs), Stats = stats },
@@ -239,6 +280,8 @@ internal sealed partial class RedisLiveState : ILiveState
         var hold = request.KeyHold is { } h && h.TrySettle() ? h : null;
         if (lease is null && hold is null) return Task.CompletedTask;
         if (lease is not null) _held.TryRemove(lease.Id, out _);
+        // A deployment that just failed may be cooling down now: no request should find a spare on it.
+        if (lease is not null && request.Failed) _spares?.Drop(lease.Deployment.Id);
         if (hold is not null) _holds.TryRemove(hold.RequestId, out _);
         // Copies only when the parts were taken in different places (a lease taken while Redis was away): rare.
         var localLease = lease is { Shared: false } ? lease : null;
@@ -298,6 +341,9 @@ internal sealed partial class RedisLiveState : ILiveState
         keys[7] = dn.Failures;
         keys[8] = dn.Cooldown;
         keys[9] = dn.Ttft;
+        var admitted = TimeBuckets.Minute(request.Now);
+        keys[10] = names.Minute(hold?.MinuteBucket ?? admitted).Requests;
+        keys[11] = dn.Minute(admitted).Requests;
         args[0] = lease?.Id ?? "";
         args[1] = key is null ? 0 : 1;
         args[2] = request.ActualTokens - (key?.ReserveTokens ?? 0);
@@ -310,6 +356,7 @@ internal sealed partial class RedisLiveState : ILiveState
         args[9] = (long)request.CooldownTime.TotalMilliseconds;
         args[10] = request.TtftMs is { } ttft ? Math.Round(ttft, 3) : -1;
         args[11] = hold?.RequestId ?? "";
+        args[12] = request.Released ? 1 : 0;
     }
 
     /// <summary>
@@ -349,3 +396,5 @@ internal sealed partial class RedisLiveState : ILiveState
         public static partial void SettleFailed(ILogger logger, int count, string error);
     }
 }
+
+internal readonly record struct SpareCounts(long Used, long Released, int Waiting);

@@ -24,6 +24,10 @@ internal static class MetricsApi
     {
         var text = new StringBuilder(512);
         Counter(text, "llmrouter_redis_round_trips_total", "Redis calls made for requests (admission and settle), counted by the router's client.", liveState.RoundTrips);
+        var spares = liveState.Spares;
+        Counter(text, "llmrouter_spare_admissions_used_total", "Requests admitted with an admission taken ahead, without waiting for Redis.", spares.Used);
+        Counter(text, "llmrouter_spare_admissions_released_total", "Admissions taken ahead that no request used, given back.", spares.Released);
+        Gauge(text, "llmrouter_spare_admissions_waiting", "Admissions taken ahead, waiting for a request now.", spares.Waiting);
         Gauge(text, "llmrouter_redis_connected", "1 while live state is shared through Redis, 0 while process-local.", liveState.IsShared ? 1 : 0);
         Gauge(text, "process_resident_memory_bytes", "Resident memory of the router process.", Environment.WorkingSet);
         Gauge(text, "dotnet_gc_heap_size_bytes", "Managed heap size after the last garbage collection.", GC.GetGCMemoryInfo().HeapSizeBytes);

@@ -287,6 +287,7 @@ internal sealed partial class RequestRouter
             Key = state.KeyHold is null ? state.Call.KeyAdmission : null,
             Now = _time.GetUtcNow(),
             LeaseTtl = _settings.LeaseTtl,
+            MayUseSpare = state is { Attempts: 1, GroupIndex: 1, KeyHold: null },
         });
         return Remember(result);
     }

@@ -29,25 +29,35 @@ public sealed class MetricsTests(ITestOutputHelper output) : IsolatedRouterTest(
     }
 
     [Fact]
-    public async Task Metrics_AfterRequestsThroughRedis_OneCallPerAdmissionAndAtMostOnePerSettle()
+    public async Task Metrics_BackToBackRequestsThroughRedis_TakeASpare_OneCallPerAdmissionAndAtMostOnePerSettle()
     {
         await Eventually.UntilAsync(() => MetricAsync("llmrouter_redis_connected"), v => v == 1, "the router to connect to Redis");
         var before = await MetricAsync("llmrouter_redis_round_trips_total");
 
-        for (var i = 0; i < 3; i++)
-        {
-            using var request = Requests.Post("v1/chat/completions", Requests.Chat("chat", "hello"));
-            request.Headers.Authorization = new("Bearer", "sk-metrics-master");
-            using var response = await Router.Http.SendAsync(request);
-            Assert.Equal(HttpStatusCode.OK, response.StatusCode);
-        }
+        // The second request comes right after the first, so the third one's admission is taken ahead while it is served.
+        await ChatAsync();
+        await ChatAsync();
+        await Eventually.UntilAsync(() => MetricAsync("llmrouter_spare_admissions_waiting"), v => v == 1, "an admission to be taken ahead");
+        await ChatAsync();
+        Assert.Equal(1, await MetricAsync("llmrouter_spare_admissions_used_total"));
 
-        // Settles run off the client's path: once every lease is gone from Redis, all three have landed.
-        await Eventually.UntilAsync(LeasesInRedisAsync, n => n == 0, "every request's lease to be released in Redis");
-        // One admission each (a client waiting for its answer cannot share one); each settle takes one call, or
-        // shares the next one when it arrives while another settle is still on its way (group commit).
+        // Settles run off the client's path, and the spare taken after the third request is given back unused after
+        // two seconds: once every lease is gone from Redis, all of them have landed.
+        await Eventually.UntilAsync(LeasesInRedisAsync, n => n == 0, "every lease to be released in Redis");
+        var released = await MetricAsync("llmrouter_spare_admissions_released_total");
+        Assert.Equal(1, released);
+        // One admission per request (the spare the third took was the second's extra one) and one for the unused spare;
+        // each settle or release takes one call, or shares the next one when it arrives while another is on its way.
         var made = await MetricAsync("llmrouter_redis_round_trips_total") - before;
-        Assert.InRange(made, 3 + 1, 3 + 3);
+        Assert.InRange(made, 3 + released + 1, 3 + released + 3 + released);
+    }
+
+    private async Task ChatAsync()
+    {
+        using var request = Requests.Post("v1/chat/completions", Requests.Chat("chat", "hello"));
+        request.Headers.Authorization = new("Bearer", "sk-metrics-master");
+        using var response = await Router.Http.SendAsync(request);
+        Assert.Equal(HttpStatusCode.OK, response.StatusCode);
     }
 
     /// <summary>Leases held in Redis for any deployment, asked with redis-cli.</summary>

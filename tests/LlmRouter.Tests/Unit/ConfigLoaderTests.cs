@@ -62,6 +62,16 @@ public sealed class ConfigLoaderTests
     }
 
     [Fact]
+    public void Parse_PrefetchAdmissions_OnUnlessTurnedOff()
+    {
+        var warnings = new List<string>();
+
+        Assert.True(Parse(Minimal).Router.PrefetchAdmissions);
+        Assert.False(Parse(Minimal + "\nrouter_settings:\n  prefetch_admissions: false", warnings: warnings).Router.PrefetchAdmissions);
+        Assert.Empty(warnings);
+    }
+
+    [Fact]
     public void Parse_EnvironmentReference_ResolvesOrCountsAsAbsent()
     {
         Assert.Null(Parse(Minimal).General.MasterKey);

@@ -1,0 +1,202 @@
+using LlmRouter.Configuration;
+using LlmRouter.LiveState;
+using LlmRouter.Tests.Services;
+using Microsoft.Extensions.Logging.Abstractions;
+using StackExchange.Redis;
+
+namespace LlmRouter.Tests.Routing;
+
+/// <summary>
+/// Admissions taken ahead for requests that come back to back, on a real Redis: a request takes the spare instead of
+/// waiting for Redis, and whatever a spare counted is given back when no request uses it, so every count ends exact.
+/// </summary>
+public sealed class SpareAdmissionTests : IClassFixture<RedisFixture>, IAsyncLifetime
+{
+    private static readonly TimeSpan LeaseTtl = TimeSpan.FromSeconds(15);
+    private readonly RedisFixture _redis;
+    private readonly FakeTimeProvider _clock = new();
+    private readonly string _run = Guid.NewGuid().ToString("N")[..8];
+    private RedisConnection _connection = null!;
+    private RedisLiveState _state = null!;
+    private IDatabase _db = null!;
+
+    public SpareAdmissionTests(RedisFixture redis) => _redis = redis;
+
+    public async Task InitializeAsync()
+    {
+        _connection = new RedisConnection(new GeneralSettings { RedisUrl = $"redis://{_redis.Server.Url}" }, NullLogger<RedisConnection>.Instance);
+        await _connection.StartAsync();
+        Assert.True(_connection.IsConnected, "the test Redis should be reachable");
+        _state = new RedisLiveState(_connection, new LocalLiveState(), NullLogger<RedisLiveState>.Instance, new RouterSettings());
+        _db = _connection.Database!;
+    }
+
+    public async Task DisposeAsync()
+    {
+        _state.Dispose();
+        await _connection.DisposeAsync();
+    }
+
+    [Fact]
+    public async Task BackToBack_LaterRequestsTakeSpares_CountsEndExact()
+    {
+        var deployments = new[] { Dep("a"), Dep("b") };
+        var key = Key(rpm: 1_000, tpm: 1_000_000);
+
+        // Requests come back to back (the first one's admission, once its key is seeded, already does), so a spare is
+        // taken after each.
+        await SettleAsync(await AdmitAsync(deployments, key), tokens: 7);
+        await SettleAsync(await AdmitAsync(deployments, key), tokens: 7);
+        await Eventually(() => _state.Spares.Waiting == 1, "a spare to be taken");
+        Assert.Equal(3, await CounterAsync(LiveKeys.KeyRequests(key.KeyId, Minute)));
+        var used = _state.Spares.Used;
+
+        var third = await AdmitAsync(deployments, key);
+
+        Assert.Equal(AdmissionStatus.Admitted, third.Status);
+        Assert.Equal(used + 1, _state.Spares.Used);
+        Assert.Contains(third.Deployment!.Id, deployments.Select(d => d.Id));
+        // What the key has left is as counted when the spare was taken, which may be before the second request was.
+        Assert.InRange(third.RemainingRequests!.Value, 1_000 - 3, 1_000 - 2);
+        await SettleAsync(third, tokens: 7);
+
+        // At shutdown the spare taken after the third request is given back: Redis counts the three requests, no more.
+        await _state.ReleaseSparesAsync();
+        await EventuallyAsync(async () => await CounterAsync(LiveKeys.KeyRequests(key.KeyId, Minute)) == 3, "the key's request count to be exact");
+        await EventuallyAsync(async () => await CounterAsync(LiveKeys.KeyTokens(key.KeyId, Minute)) == 21, "the key's token count to be the tokens used");
+        Assert.Equal(3, await CounterAsync(LiveKeys.DeploymentRequests(deployments[0].Id, Minute)) + await CounterAsync(LiveKeys.DeploymentRequests(deployments[1].Id, Minute)));
+        foreach (var d in deployments) Assert.Equal(0, await _db.SortedSetLengthAsync(LiveKeys.DeploymentLeases(d.Id)));
+        Assert.Equal(1, _state.Spares.Released);
+    }
+
+    [Fact]
+    public async Task UnusedSpare_IsReleasedAfterItsTime()
+    {
+        var deployments = new[] { Dep("a") };
+        await SettleAsync(await AdmitAsync(deployments, key: null));
+        await SettleAsync(await AdmitAsync(deployments, key: null));
+        var leases = LiveKeys.DeploymentLeases(deployments[0].Id);
+        await Eventually(() => _state.Spares.Waiting == 1, "a spare to be taken");
+        Assert.Equal(1, await _db.SortedSetLengthAsync(leases));
+
+        // Nobody comes for it: within a few seconds its slot and its request count are back.
+        await EventuallyAsync(async () => await _db.SortedSetLengthAsync(leases) == 0, "the unused spare to be released");
+        Assert.Equal(2, await CounterAsync(LiveKeys.DeploymentRequests(deployments[0].Id, Minute)));
+        Assert.Equal(new SpareCounts(0, 1, 0), _state.Spares);
+    }
+
+    [Fact]
+    public async Task SpareOfAnEarlierMinute_IsNotUsed()
+    {
+        var deployments = new[] { Dep("a") };
+        await SettleAsync(await AdmitAsync(deployments, key: null));
+        await SettleAsync(await AdmitAsync(deployments, key: null));
+        await Eventually(() => _state.Spares.Waiting == 1, "a spare to be taken");
+        var earlier = Minute;
+
+        // The spare counts in the minute it was taken in; a request of the next minute is counted in its own.
+        _clock.Advance(TimeSpan.FromMinutes(1));
+        var next = await AdmitAsync(deployments, key: null);
+
+        Assert.Equal(AdmissionStatus.Admitted, next.Status);
+        Assert.Equal(0, _state.Spares.Used);
+        Assert.Equal(1, await CounterAsync(LiveKeys.DeploymentRequests(deployments[0].Id, Minute)));
+        await EventuallyAsync(async () => await CounterAsync(LiveKeys.DeploymentRequests(deployments[0].Id, earlier)) == 2, "the stale spare's count to be given back");
+    }
+
+    [Fact]
+    public async Task FailedDeployment_ItsSpareIsReleased()
+    {
+        var deployments = new[] { Dep("a") };
+        await SettleAsync(await AdmitAsync(deployments, key: null));
+        var second = await AdmitAsync(deployments, key: null);
+        var leases = LiveKeys.DeploymentLeases(deployments[0].Id);
+        await Eventually(() => _state.Spares.Waiting == 1, "a spare to be taken");
+        Assert.Equal(2, await _db.SortedSetLengthAsync(leases));
+
+        // The deployment may be cooling down after this failure: no request should find a slot on it ready.
+        await SettleAsync(second, failed: true);
+
+        Assert.Equal(1, _state.Spares.Released);
+        await EventuallyAsync(async () => await _db.SortedSetLengthAsync(leases) == 0, "the spare's slot to be given back");
+    }
+
+    [Theory]
+    [InlineData("tight key limit")]
+    [InlineData("key parallel limit")]
+    [InlineData("deployment parallel limit")]
+    [InlineData("backend limit")]
+    [InlineData("least-busy over two deployments")]
+    public async Task WhereASpareCouldBeNoticed_NoneIsTaken(string limit)
+    {
+        var deployments = limit switch
+        {
+            "deployment parallel limit" => [Dep("a") with { MaxParallelRequests = 4 }],
+            "least-busy over two deployments" => [Dep("a"), Dep("b")],
+            _ => new[] { Dep("a") },
+        };
+        var key = limit switch
+        {
+            "tight key limit" => Key(rpm: 50, tpm: null),
+            "key parallel limit" => Key(rpm: null, tpm: null) with { MaxParallel = 4 },
+            _ => null,
+        };
+        int? backendLimit = limit == "backend limit" ? 4 : null;
+
+        for (var i = 0; i < 3; i++) await SettleAsync(await AdmitAsync(deployments, key, backendLimit, leastBusy: true));
+        await _state.ReleaseSparesAsync();
+
+        // Every admission went to Redis and none was taken ahead, so none had to be given back.
+        Assert.Equal(default, _state.Spares);
+        var counted = 0L;
+        foreach (var d in deployments) counted += await CounterAsync(LiveKeys.DeploymentRequests(d.Id, Minute));
+        Assert.Equal(3, counted);
+    }
+
+    private string Minute => TimeBuckets.Minute(_clock.GetUtcNow());
+
+    private Deployment Dep(string name) => new()
+    {
+        Id = $"{name}-{_run}", ModelName = "chat", Provider = BackendProvider.Ollama, Model = "llama3.1:8b",
+        ApiBase = new Uri($"http://backend-{_run}:11434/"),
+    };
+
+    private static KeyAdmission Key(long? rpm, long? tpm) => new() { KeyId = Guid.NewGuid(), RpmLimit = rpm, TpmLimit = tpm, ReserveTokens = 10 };
+
+    /// <summary>Admits as the router does a request's first attempt: a key met for the first time is seeded first.</summary>
+    /// <param name="leastBusy">Default: least-busy for one deployment, else first admissible in order (as simple-shuffle orders them).</param>
+    private async Task<AdmissionResult> AdmitAsync(Deployment[] candidates, KeyAdmission? key, int? backendLimit = null, bool? leastBusy = null)
+    {
+        ValueTask<AdmissionResult> Once() => _state.AdmitAsync(new AdmissionRequest
+        {
+            LeaseId = Guid.NewGuid().ToString("N"), RequestId = Guid.NewGuid().ToString("N"), Candidates = candidates,
+            LeastBusy = leastBusy ?? candidates.Length == 1,
+            Key = key, Now = _clock.GetUtcNow(), LeaseTtl = LeaseTtl, BackendLimit = backendLimit, MayUseSpare = true,
+        });
+        var result = await Once();
+        if (result.Status != AdmissionStatus.KeyNeedsSeed) return result;
+        await _state.SeedAsync(key!, default, _clock.GetUtcNow());
+        return await Once();
+    }
+
+    private Task SettleAsync(AdmissionResult admitted, bool failed = false, long tokens = 0) =>
+        _state.SettleAsync(new SettleRequest
+        {
+            Lease = admitted.Lease, KeyHold = admitted.KeyHold, Now = _clock.GetUtcNow(), Failed = failed, ActualTokens = tokens,
+            AllowedFails = 3, FailureWindow = TimeSpan.FromSeconds(60), CooldownTime = TimeSpan.FromSeconds(30),
+        });
+
+    private async Task<long> CounterAsync(string name) => (long?)await _db.StringGetAsync(name) ?? 0;
+
+    private static async Task Eventually(Func<bool> condition, string what) => await EventuallyAsync(() => Task.FromResult(condition()), what);
+
+    private static async Task EventuallyAsync(Func<Task<bool>> condition, string what)
+    {
+        var deadline = DateTime.UtcNow.AddSeconds(20);
+        while (!await condition())
+        {
+            if (DateTime.UtcNow > deadline) throw new TimeoutException($"waited 20 s for {what}");
+            await Task.Delay(20);
+        }
+    }
+}
