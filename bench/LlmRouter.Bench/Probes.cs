@@ -18,18 +18,22 @@ internal static class Probes
     {
         if (Get(args, "--port") is not { } port)
         {
-            Console.Error.WriteLine("usage: LlmRouter.Bench streams --port N [--streams 256] [--bearer KEY] [--model stream]");
+            Console.Error.WriteLine("usage: LlmRouter.Bench streams --port N [--streams 256] [--sequential] [--bearer KEY] [--model stream]");
             return 2;
         }
         var server = new IPEndPoint(IPAddress.Loopback, int.Parse(port, CultureInfo.InvariantCulture));
         var path = BenchPath.Create("probe", server.Port, server.Port, "chat", Get(args, "--model") ?? "stream", Get(args, "--bearer"), proxy: null);
         var streams = int.Parse(Get(args, "--streams") ?? "256", CultureInfo.InvariantCulture);
         using var timeout = new CancellationTokenSource(TimeSpan.FromSeconds(60));
-        var run = await StreamLoad.ConcurrentAsync(server, path.StreamRequest, streams, BenchEnvironment.StreamTokens,
-            TimeSpan.FromMilliseconds(BenchEnvironment.StreamIntervalMs), TimeSpan.FromMilliseconds(Math.Min(streams, 1000)), timeout.Token);
+        var interval = TimeSpan.FromMilliseconds(BenchEnvironment.StreamIntervalMs);
+        // One after another, as phase 2 runs them (and then time to first token means something), or all at once, as phase 3.
+        var run = args.Contains("--sequential")
+            ? await StreamLoad.SequentialAsync(server, path.StreamRequest, streams, BenchEnvironment.StreamTokens, interval, timeout.Token)
+            : await StreamLoad.ConcurrentAsync(server, path.StreamRequest, streams, BenchEnvironment.StreamTokens, interval,
+                TimeSpan.FromMilliseconds(Math.Min(streams, 1000)), timeout.Token);
         Array.Sort(run.ChunkLatencyMicros);
         Console.WriteLine(FormattableString.Invariant(
-            $"{run.Streams} streams, {run.Failed} failed, chunks {run.ChunksDelivered}/{run.ChunksExpected}, stalls {run.Stalls}, max gap {run.MaxGapMillis:0.0} ms; chunk write→read p50 {Stats.PercentileOfSorted(run.ChunkLatencyMicros, 50):0} µs, p99 {Stats.PercentileOfSorted(run.ChunkLatencyMicros, 99):0} µs"));
+            $"{run.Streams} streams, {run.Failed} failed, chunks {run.ChunksDelivered}/{run.ChunksExpected}, stalls {run.Stalls}, max gap {run.MaxGapMillis:0.0} ms; chunk write→read p50 {Stats.PercentileOfSorted(run.ChunkLatencyMicros, 50):0} µs, p99 {Stats.PercentileOfSorted(run.ChunkLatencyMicros, 99):0} µs; TTFT p50 {Stats.PercentileOfSorted(run.TtftMicros, 50):0} µs"));
         return 0;
     }
 
