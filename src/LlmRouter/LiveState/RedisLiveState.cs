@@ -33,14 +33,16 @@ internal sealed partial class RedisLiveState : ILiveState, IDisposable
     private int _fallbackLogged;
 
     /// <param name="settings">Null: no spares (as with <c>prefetch_admissions: false</c>).</param>
-    public RedisLiveState(RedisConnection redis, LocalLiveState local, ILogger<RedisLiveState> logger, RouterSettings? settings = null)
+    /// <param name="time">The clock requests are admitted by; the system's when null.</param>
+    public RedisLiveState(RedisConnection redis, LocalLiveState local, ILogger<RedisLiveState> logger, RouterSettings? settings = null,
+        TimeProvider? time = null)
     {
         _redis = redis;
         _local = local;
         _logger = logger;
         _admissions = new GroupCommit<AdmissionRequest, RedisResult>(SendAdmissionsAsync, MaxBatch);
         _settles = new GroupCommit<SettleRequest, bool>(SendSettlesAsync, MaxBatch);
-        if (settings is { PrefetchAdmissions: true }) _spares = new SpareAdmissions(AdmitSpareAsync, ReleaseSpareAsync);
+        if (settings is { PrefetchAdmissions: true }) _spares = new SpareAdmissions(time ?? TimeProvider.System, AdmitSpareAsync, ReleaseSpareAsync);
     }
 
     public bool IsShared => _redis.IsConnected;

@@ -28,24 +28,27 @@ internal sealed class SpareAdmissions : IDisposable
     public static readonly TimeSpan Ttl = TimeSpan.FromSeconds(2);
 
     /// <summary>A slot with no request for this long is forgotten.</summary>
-    private static readonly long ForgetMs = (long)(Ttl.TotalMilliseconds * 30);
+    private static readonly TimeSpan Forget = Ttl * 30;
 
     private readonly ConcurrentDictionary<(Guid Key, string Group), Slot> _slots = new();
     private readonly Func<AdmissionRequest, Task<AdmissionResult>> _admit;
     private readonly Func<Spare, Task> _release;
-    private readonly Timer _sweep;
+    private readonly TimeProvider _time;
+    private readonly ITimer _sweep;
     private volatile bool _closed;
     private long _used;
     private long _released;
 
+    /// <param name="time">The clock requests are admitted by (their <see cref="AdmissionRequest.Now"/>).</param>
     /// <param name="admit">Takes one admission in Redis (the spare's).</param>
     /// <param name="release">Gives an unused spare back.</param>
-    public SpareAdmissions(Func<AdmissionRequest, Task<AdmissionResult>> admit, Func<Spare, Task> release)
+    public SpareAdmissions(TimeProvider time, Func<AdmissionRequest, Task<AdmissionResult>> admit, Func<Spare, Task> release)
     {
+        _time = time;
         _admit = admit;
         _release = release;
         var period = Ttl / 4;
-        _sweep = new Timer(static s => ((SpareAdmissions)s!).Sweep(), this, period, period);
+        _sweep = time.CreateTimer(static s => ((SpareAdmissions)s!).Sweep(), this, period, period);
     }
 
     /// <summary>Requests that were admitted with a spare.</summary>
@@ -76,7 +79,7 @@ internal sealed class SpareAdmissions : IDisposable
     /// </summary>
     public AdmissionResult? Take(AdmissionRequest request, out Slot? ticket)
     {
-        var now = Environment.TickCount64;
+        var now = request.Now;
         var name = (request.Key?.KeyId ?? Guid.Empty, request.Candidates[0].ModelName);
         Spare? spare, unfit = null;
         Slot slot;
@@ -91,7 +94,7 @@ internal sealed class SpareAdmissions : IDisposable
         try
         {
             // Back to back: this request came within a spare's lifetime of the previous one.
-            var backToBack = now - slot.LastArrival <= Ttl.TotalMilliseconds;
+            var backToBack = now - slot.LastArrival <= Ttl;
             slot.LastArrival = now;
             spare = slot.Spare;
             slot.Spare = null;
@@ -142,7 +145,7 @@ internal sealed class SpareAdmissions : IDisposable
                 Key = after.Key is { } key ? key with { ReserveTokens = key.ReserveTokens * 5 / 4, ReserveMicros = key.ReserveMicros * 5 / 4 } : null,
             };
             var result = await _admit(request);
-            if (result.Status == AdmissionStatus.Admitted) spare = new Spare(result, request, Environment.TickCount64);
+            if (result.Status == AdmissionStatus.Admitted) spare = new Spare(result, request);
         }
         catch (Exception)
         {
@@ -161,9 +164,9 @@ internal sealed class SpareAdmissions : IDisposable
         if (spare is not null) await Release(spare);
     }
 
-    private static bool Fits(Spare spare, AdmissionRequest request, long now)
+    private static bool Fits(Spare spare, AdmissionRequest request, DateTimeOffset now)
     {
-        if (now - spare.CreatedAt > Ttl.TotalMilliseconds) return false;
+        if (now - spare.Request.Now > Ttl) return false;
         if (spare.Request.Now.ToUnixTimeSeconds() / 60 != request.Now.ToUnixTimeSeconds() / 60) return false;
         var deployment = spare.Result.Deployment!;
         var allowed = false;
@@ -197,13 +200,13 @@ internal sealed class SpareAdmissions : IDisposable
 
     private void Sweep()
     {
-        var now = Environment.TickCount64;
-        ReleaseWhere(spare => now - spare.CreatedAt > Ttl.TotalMilliseconds);
+        var now = _time.GetUtcNow();
+        ReleaseWhere(spare => now - spare.Request.Now > Ttl);
         foreach (var (name, slot) in _slots)
         {
             lock (slot)
             {
-                if (slot is not { Spare: null, Fetching: false } || now - slot.LastArrival <= ForgetMs) continue;
+                if (slot is not { Spare: null, Fetching: false } || now - slot.LastArrival <= Forget) continue;
                 slot.Forgotten = true;
             }
             _slots.TryRemove(new KeyValuePair<(Guid, string), Slot>(name, slot));
@@ -237,7 +240,7 @@ internal sealed class SpareAdmissions : IDisposable
     /// <summary>One key's requests for one group: the spare waiting for the next one.</summary>
     internal sealed class Slot
     {
-        public long LastArrival = long.MinValue / 2;
+        public DateTimeOffset LastArrival = DateTimeOffset.MinValue;
         public Spare? Spare;
         /// <summary>A spare is being taken; no second one is started meanwhile.</summary>
         public bool Fetching;
@@ -246,7 +249,6 @@ internal sealed class SpareAdmissions : IDisposable
         public bool Forgotten;
     }
 
-    /// <param name="Request">What the spare was admitted as (its key share, its time).</param>
-    /// <param name="CreatedAt">When it was admitted, in <see cref="Environment.TickCount64"/> milliseconds.</param>
-    internal sealed record Spare(AdmissionResult Result, AdmissionRequest Request, long CreatedAt);
+    /// <param name="Request">What the spare was admitted as: its key share, and its time.</param>
+    internal sealed record Spare(AdmissionResult Result, AdmissionRequest Request);
 }

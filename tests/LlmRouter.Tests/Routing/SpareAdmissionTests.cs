@@ -27,7 +27,7 @@ public sealed class SpareAdmissionTests : IClassFixture<RedisFixture>, IAsyncLif
         _connection = new RedisConnection(new GeneralSettings { RedisUrl = $"redis://{_redis.Server.Url}" }, NullLogger<RedisConnection>.Instance);
         await _connection.StartAsync();
         Assert.True(_connection.IsConnected, "the test Redis should be reachable");
-        _state = new RedisLiveState(_connection, new LocalLiveState(), NullLogger<RedisLiveState>.Instance, new RouterSettings());
+        _state = new RedisLiveState(_connection, new LocalLiveState(), NullLogger<RedisLiveState>.Instance, new RouterSettings(), _clock);
         _db = _connection.Database!;
     }
 
@@ -79,9 +79,11 @@ public sealed class SpareAdmissionTests : IClassFixture<RedisFixture>, IAsyncLif
         await Eventually(() => _state.Spares.Waiting == 1, "a spare to be taken");
         Assert.Equal(1, await _db.SortedSetLengthAsync(leases));
 
-        // Nobody comes for it: within a few seconds its slot and its request count are back.
+        // Nobody comes for it: once it has waited its time, its slot and its request count are given back.
+        var minute = Minute;
+        _clock.Advance(SpareAdmissions.Ttl + TimeSpan.FromMilliseconds(1));
         await EventuallyAsync(async () => await _db.SortedSetLengthAsync(leases) == 0, "the unused spare to be released");
-        Assert.Equal(2, await CounterAsync(LiveKeys.DeploymentRequests(deployments[0].Id, Minute)));
+        Assert.Equal(2, await CounterAsync(LiveKeys.DeploymentRequests(deployments[0].Id, minute)));
         Assert.Equal(new SpareCounts(0, 1, 0), _state.Spares);
     }
 
