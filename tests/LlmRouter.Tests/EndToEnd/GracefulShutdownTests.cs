@@ -5,7 +5,7 @@ namespace LlmRouter.Tests.EndToEnd;
 
 /// <summary>
 /// SIGTERM during traffic: the router drains what is in flight, and its usage writer flushes on the way out, so
-/// every request a client saw completed is in Postgres once the process has exited.
+/// every request a client saw completed is in Postgres once the process has exited, and no slot is left held in Redis.
 /// </summary>
 [Collection(EndToEndCollection.Name)]
 public sealed class GracefulShutdownTests(ITestOutputHelper output)
@@ -45,6 +45,8 @@ public sealed class GracefulShutdownTests(ITestOutputHelper output)
         var exited = clock.Elapsed;
         var answers = await traffic.StopAsync();
         Assert.Equal(0, exit);
+        // Nothing is left counted in Redis: every settle landed, and every admission taken ahead was given back.
+        Assert.Equal(0, await stack.Redis.DeploymentLeasesAsync());
 
         var completed = answers.Where(r => r.Completed).ToList();
         var failed = answers.Where(r => !r.Completed).ToList();

@@ -1,6 +1,5 @@
 using System.Globalization;
 using System.Net;
-using LlmRouter.LiveState;
 using LlmRouter.Tests.Infrastructure;
 using LlmRouter.Tests.Services;
 using Xunit.Abstractions;
@@ -45,7 +44,7 @@ public sealed class MetricsTests(ITestOutputHelper output) : IsolatedRouterTest(
 
         // Settles run off the client's path, and the spare taken after the third request is given back unused after
         // two seconds: once every lease is gone from Redis, all of them have landed.
-        await Eventually.UntilAsync(LeasesInRedisAsync, n => n == 0, "every lease to be released in Redis");
+        await Eventually.UntilAsync(_redis!.DeploymentLeasesAsync, n => n == 0, "every lease to be released in Redis");
         var released = await MetricAsync("llmrouter_spare_admissions_released_total");
         Assert.Equal(1, released);
         // One admission per request (the spare the third took was the second's extra one) and one for the unused spare;
@@ -60,13 +59,6 @@ public sealed class MetricsTests(ITestOutputHelper output) : IsolatedRouterTest(
         request.Headers.Authorization = new("Bearer", "sk-metrics-master");
         using var response = await Router.Http.SendAsync(request);
         Assert.Equal(HttpStatusCode.OK, response.StatusCode);
-    }
-
-    /// <summary>Leases held in Redis for any deployment, asked with redis-cli.</summary>
-    private Task<long> LeasesInRedisAsync()
-    {
-        const string sum = "local n = 0 for _, k in ipairs(redis.call('KEYS', ARGV[1])) do n = n + redis.call('ZCARD', k) end return n";
-        return _redis!.CliNumberAsync("EVAL", sum, "0", LiveKeys.DeploymentLeases("*"));
     }
 
     [Fact]

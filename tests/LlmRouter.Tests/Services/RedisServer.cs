@@ -66,6 +66,13 @@ public sealed class RedisServer : IAsyncDisposable
         return long.TryParse(text.Trim(), CultureInfo.InvariantCulture, out var n) ? n : 0;
     }
 
+    /// <summary>Deployment slots held in Redis now, by every replica together (live leases and spares alike).</summary>
+    public Task<long> DeploymentLeasesAsync()
+    {
+        const string sum = "local n = 0 for _, k in ipairs(redis.call('KEYS', ARGV[1])) do n = n + redis.call('ZCARD', k) end return n";
+        return CliNumberAsync("EVAL", sum, "0", LlmRouter.LiveState.LiveKeys.DeploymentLeases("*"));
+    }
+
     /// <summary>Freezes the server (SIGSTOP): connections stay open and nothing answers, as with a stuck Redis.</summary>
     public Task PauseAsync() => SignalAsync("-STOP");
 
