@@ -333,19 +333,22 @@ internal sealed partial class RedisLiveState : ILiveState, IDisposable
         var dn = lease is null ? NoDeployment : _names.For(lease.Deployment);
         var names = _names.For(key?.KeyId ?? Guid.Empty);
         var period = names.Period(key?.QuotaBucket ?? "lifetime");
+        // The minutes the request was counted in: the key's when it took its share, this one for a deployment.
+        var admitted = TimeBuckets.Minute(request.Now);
+        var keyMinute = names.Minute(hold?.MinuteBucket ?? admitted);
+        var deploymentMinute = dn.Minute(admitted);
         keys[0] = dn.Leases;
         keys[1] = dn.BackendLeases;
         keys[2] = names.Leases;
-        keys[3] = names.Minute(hold?.MinuteBucket ?? "-").Tokens;
+        keys[3] = keyMinute.Tokens;
         keys[4] = period.Quota;
         keys[5] = period.Budget;
-        keys[6] = dn.Minute(TimeBuckets.Minute(request.Now)).Tokens;
+        keys[6] = deploymentMinute.Tokens;
         keys[7] = dn.Failures;
         keys[8] = dn.Cooldown;
         keys[9] = dn.Ttft;
-        var admitted = TimeBuckets.Minute(request.Now);
-        keys[10] = names.Minute(hold?.MinuteBucket ?? admitted).Requests;
-        keys[11] = dn.Minute(admitted).Requests;
+        keys[10] = keyMinute.Requests;
+        keys[11] = deploymentMinute.Requests;
         args[0] = lease?.Id ?? "";
         args[1] = key is null ? 0 : 1;
         args[2] = request.ActualTokens - (key?.ReserveTokens ?? 0);
