@@ -124,6 +124,31 @@ public sealed class SpareAdmissionTests : IClassFixture<RedisFixture>, IAsyncLif
     }
 
     [Theory]
+    [InlineData("the key's limits changed")]
+    [InlineData("a larger share than the spare reserved")]
+    public async Task SpareThatDoesNotFit_IsGivenBack_AndTheRequestIsAdmittedAsItAsks(string change)
+    {
+        var deployments = new[] { Dep("a") };
+        var key = Key(rpm: 1_000, tpm: 1_000_000);
+        await SettleAsync(await AdmitAsync(deployments, key), tokens: 7);
+        await SettleAsync(await AdmitAsync(deployments, key), tokens: 7);
+        await Eventually(() => _state.Spares.Waiting == 1, "a spare to be taken");
+        var before = _state.Spares;
+
+        // An admin lowered the key's rpm, or this request asks for more tokens than the spare holds for it.
+        var asked = change == "the key's limits changed" ? key with { RpmLimit = 900 } : key with { ReserveTokens = 100 };
+        var admitted = await AdmitAsync(deployments, asked);
+
+        Assert.Equal(AdmissionStatus.Admitted, admitted.Status);
+        Assert.Equal(before.Used, _state.Spares.Used);
+        Assert.Equal(before.Released + 1, _state.Spares.Released);
+        Assert.Same(asked, admitted.KeyHold!.Key);
+        // The spare's count went back: the key has counted its three requests and whatever was taken ahead after them.
+        await _state.ReleaseSparesAsync();
+        await EventuallyAsync(async () => await CounterAsync(LiveKeys.KeyRequests(key.KeyId, Minute)) == 3, "the key's request count to be exact");
+    }
+
+    [Theory]
     [InlineData("tight key limit")]
     [InlineData("key parallel limit")]
     [InlineData("deployment parallel limit")]
