@@ -17,6 +17,9 @@ internal sealed partial class RedisLiveState : ILiveState, IDisposable
     /// <summary>Requests per script call at most; a call's keys and arguments stay well under Redis's limits.</summary>
     private const int MaxBatch = 128;
 
+    /// <summary>After a script call timed out, admissions stay process-local this long before Redis is tried again.</summary>
+    private static readonly TimeSpan StuckPause = TimeSpan.FromSeconds(5);
+
     /// <summary>The settle of a request whose every attempt failed has no deployment slot to release.</summary>
     private static readonly DeploymentKeys NoDeployment = new("-", "-");
 
@@ -29,8 +32,11 @@ internal sealed partial class RedisLiveState : ILiveState, IDisposable
     private readonly HotKeys _names = new();
     private readonly ConcurrentDictionary<string, Lease> _held = new(StringComparer.Ordinal);
     private readonly ConcurrentDictionary<string, KeyHold> _holds = new(StringComparer.Ordinal);
+    private readonly TimeProvider _time;
     private long _roundTrips;
     private int _fallbackLogged;
+    /// <summary>Timestamp (<see cref="TimeProvider.GetTimestamp"/>) before which Redis, last seen stuck, is not asked.</summary>
+    private long _stuckUntil;
 
     /// <param name="settings">Null: no spares (as with <c>prefetch_admissions: false</c>).</param>
     /// <param name="time">The clock requests are admitted by; the system's when null.</param>
@@ -40,12 +46,16 @@ internal sealed partial class RedisLiveState : ILiveState, IDisposable
         _redis = redis;
         _local = local;
         _logger = logger;
+        _time = time ?? TimeProvider.System;
         _admissions = new GroupCommit<AdmissionRequest, RedisResult>(SendAdmissionsAsync, MaxBatch);
         _settles = new GroupCommit<SettleRequest, bool>(SendSettlesAsync, MaxBatch);
-        if (settings is { PrefetchAdmissions: true }) _spares = new SpareAdmissions(time ?? TimeProvider.System, AdmitSpareAsync, ReleaseSpareAsync);
+        if (settings is { PrefetchAdmissions: true }) _spares = new SpareAdmissions(_time, AdmitSpareAsync, ReleaseSpareAsync);
     }
 
-    public bool IsShared => _redis.IsConnected;
+    public bool IsShared => _redis.IsConnected && !Stuck;
+
+    /// <summary>A script call timed out a moment ago: Redis holds the connection but does not answer.</summary>
+    private bool Stuck => _time.GetTimestamp() < Volatile.Read(ref _stuckUntil);
     public event Action<string>? SlotReleased;
 
     /// <summary>Redis calls made for requests (admission + settle), for the benchmark's hot-path accounting.</summary>
@@ -58,7 +68,7 @@ internal sealed partial class RedisLiveState : ILiveState, IDisposable
     {
         var db = _redis.Database;
         AdmissionResult result;
-        if (db is null)
+        if (db is null || Stuck)
         {
             result = await _local.AdmitAsync(request);
         }
@@ -81,6 +91,9 @@ internal sealed partial class RedisLiveState : ILiveState, IDisposable
             {
                 // Once per outage, not once per request.
                 if (Interlocked.Exchange(ref _fallbackLogged, 1) == 0) Log.Fallback(_logger, e.GetType().Name);
+                // A stuck Redis would cost every request the whole timeout: leave it alone for a while.
+                if (e is TimeoutException)
+                    Volatile.Write(ref _stuckUntil, _time.GetTimestamp() + (long)(StuckPause.TotalSeconds * _time.TimestampFrequency));
                 result = await _local.AdmitAsync(request);
             }
             finally

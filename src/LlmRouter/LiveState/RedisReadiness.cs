@@ -12,9 +12,9 @@ internal sealed class RedisReadiness(RedisConnection redis, RedisLiveState state
         var details = new Dictionary<string, string> { ["hot_path_round_trips"] = state.RoundTrips.ToString(System.Globalization.CultureInfo.InvariantCulture) };
         var component = !redis.IsConfigured
             ? new ReadinessComponent(true, "disabled", "no general_settings.redis_url: in-flight counts and limits are per replica")
-            : redis.IsConnected
+            : state.IsShared
                 ? new ReadinessComponent(true, "connected", null, details)
-                : new ReadinessComponent(true, "degraded", "Redis unreachable: using process-local counts until it returns", details);
+                : new ReadinessComponent(true, "degraded", "Redis unreachable or not answering: using process-local counts until it returns", details);
         return ValueTask.FromResult(component);
     }
 }

@@ -9,7 +9,7 @@ namespace LlmRouter.Tests.Resilience;
 /// <summary>
 /// Redis going away mid-traffic costs no request: the router admits with process-local counts while it is gone,
 /// and goes back to shared counts by itself once it returns (empty, as a Redis without persistence does). The same
-/// when Redis is not there yet at start-up.
+/// when Redis is not there yet at start-up, and when it freezes with its connections open.
 /// </summary>
 public sealed class RedisOutageTests(ITestOutputHelper output)
 {
@@ -53,6 +53,38 @@ public sealed class RedisOutageTests(ITestOutputHelper output)
 
         Assert.True(load.Failures.Count == 0, $"{load.Failures.Count} of {load.Finished} failed:\n{string.Join("\n", load.Failures.Take(10))}");
         Assert.True(load.Succeeded >= 200, $"Only {load.Succeeded} requests were sent.");
+    }
+
+    /// <summary>
+    /// A Redis that is frozen rather than gone keeps its connection open and answers nothing. The router stops waiting
+    /// for it after a second and admits with process-local counts; before, every request waited as long as Redis did.
+    /// </summary>
+    [Fact]
+    public async Task RedisFrozenDuringLoad_NoFailedRequests()
+    {
+        await using var cluster = await Cluster.StartAsync(output,
+            [new SimulatorOptions { FirstTokenDelayMs = 50, TokenIntervalMs = 5, Tokens = 4, MaxParallel = 16 }],
+            sims => new RouterConfig
+            {
+                Deployments = [new("chat", $"ollama_chat/{RouterEnvironment.ChatModel}", sims[0].ApiBase, "sim-a")],
+            },
+            redis: true);
+        var redis = cluster.Redis!;
+        var load = ChatLoad.Start(cluster.Router, Concurrency);
+        try
+        {
+            await load.WaitForFinishedAsync(PerPhase);
+            await redis.PauseAsync();
+            var frozenAt = load.Finished;
+            await load.WaitForFinishedAsync(frozenAt + PerPhase, TimeSpan.FromSeconds(60));
+            await redis.ResumeAsync();
+            output.WriteLine($"{frozenAt} requests before Redis froze, {load.Finished - frozenAt} while it was frozen");
+        }
+        finally
+        {
+            await load.StopAsync();
+        }
+        Assert.True(load.Failures.Count == 0, $"{load.Failures.Count} of {load.Finished} failed:\n{string.Join("\n", load.Failures.Take(10))}");
     }
 
     [Fact]
