@@ -101,8 +101,7 @@ internal sealed partial class RedisLiveState : ILiveState, IDisposable
                 _spares?.After(ticket, request, shared);
             }
         }
-        if (result.Lease is { } lease) _held[lease.Id] = lease;
-        if (result.KeyHold is { } hold) _holds[hold.RequestId] = hold;
+        Hold(result);
         return result;
     }
 
@@ -110,9 +109,15 @@ internal sealed partial class RedisLiveState : ILiveState, IDisposable
     private async Task<AdmissionResult> AdmitSpareAsync(AdmissionRequest request)
     {
         var result = await AdmitSharedAsync(request);
+        Hold(result);
+        return result;
+    }
+
+    /// <summary>Keeps what an admission took, so the heartbeat renews it until it is settled.</summary>
+    private void Hold(AdmissionResult result)
+    {
         if (result.Lease is { } lease) _held[lease.Id] = lease;
         if (result.KeyHold is { } hold) _holds[hold.RequestId] = hold;
-        return result;
     }
 
     private Task ReleaseSpareAsync(SpareAdmissions.Spare spare) => SettleAsync(new SettleRequest

@@ -19,13 +19,7 @@ public sealed class RedisOutageTests(ITestOutputHelper output)
     [Fact]
     public async Task RedisStoppedAndStartedDuringLoad_NoFailedRequests_BackOnRedis()
     {
-        await using var cluster = await Cluster.StartAsync(output,
-            [new SimulatorOptions { FirstTokenDelayMs = 50, TokenIntervalMs = 5, Tokens = 4, MaxParallel = 16 }],
-            sims => new RouterConfig
-            {
-                Deployments = [new("chat", $"ollama_chat/{RouterEnvironment.ChatModel}", sims[0].ApiBase, "sim-a")],
-            },
-            redis: true);
+        await using var cluster = await StartClusterAsync();
         var redis = cluster.Redis!;
 
         var load = ChatLoad.Start(cluster.Router, Concurrency);
@@ -51,7 +45,7 @@ public sealed class RedisOutageTests(ITestOutputHelper output)
             await load.StopAsync();
         }
 
-        Assert.True(load.Failures.Count == 0, $"{load.Failures.Count} of {load.Finished} failed:\n{string.Join("\n", load.Failures.Take(10))}");
+        AssertNoFailures(load);
         Assert.True(load.Succeeded >= 200, $"Only {load.Succeeded} requests were sent.");
     }
 
@@ -62,13 +56,7 @@ public sealed class RedisOutageTests(ITestOutputHelper output)
     [Fact]
     public async Task RedisFrozenDuringLoad_NoFailedRequests()
     {
-        await using var cluster = await Cluster.StartAsync(output,
-            [new SimulatorOptions { FirstTokenDelayMs = 50, TokenIntervalMs = 5, Tokens = 4, MaxParallel = 16 }],
-            sims => new RouterConfig
-            {
-                Deployments = [new("chat", $"ollama_chat/{RouterEnvironment.ChatModel}", sims[0].ApiBase, "sim-a")],
-            },
-            redis: true);
+        await using var cluster = await StartClusterAsync();
         var redis = cluster.Redis!;
         var load = ChatLoad.Start(cluster.Router, Concurrency);
         try
@@ -84,8 +72,20 @@ public sealed class RedisOutageTests(ITestOutputHelper output)
         {
             await load.StopAsync();
         }
-        Assert.True(load.Failures.Count == 0, $"{load.Failures.Count} of {load.Finished} failed:\n{string.Join("\n", load.Failures.Take(10))}");
+        AssertNoFailures(load);
     }
+
+    /// <summary>One router with Redis in front of one quick simulator.</summary>
+    private Task<Cluster> StartClusterAsync() => Cluster.StartAsync(output,
+        [new SimulatorOptions { FirstTokenDelayMs = 50, TokenIntervalMs = 5, Tokens = 4, MaxParallel = 16 }],
+        sims => new RouterConfig
+        {
+            Deployments = [new("chat", $"ollama_chat/{RouterEnvironment.ChatModel}", sims[0].ApiBase, "sim-a")],
+        },
+        redis: true);
+
+    private static void AssertNoFailures(ChatLoad load) =>
+        Assert.True(load.Failures.Count == 0, $"{load.Failures.Count} of {load.Finished} failed:\n{string.Join("\n", load.Failures.Take(10))}");
 
     [Fact]
     public async Task RedisDownAtStart_ServesWithLocalCounts_JoinsRedisOnceItIsUp()

@@ -3,6 +3,7 @@ using LlmRouter.LiveState;
 using LlmRouter.Tests.Services;
 using Microsoft.Extensions.Logging.Abstractions;
 using StackExchange.Redis;
+using Eventually = LlmRouter.Tests.Infrastructure.Eventually;
 
 namespace LlmRouter.Tests.Routing;
 
@@ -47,7 +48,7 @@ public sealed class SpareAdmissionTests : IClassFixture<RedisFixture>, IAsyncLif
         // taken after each.
         await SettleAsync(await AdmitAsync(deployments, key), tokens: 7);
         await SettleAsync(await AdmitAsync(deployments, key), tokens: 7);
-        await Eventually(() => _state.Spares.Waiting == 1, "a spare to be taken");
+        await UntilAsync(() => _state.Spares.Waiting == 1, "a spare to be taken");
         Assert.Equal(3, await CounterAsync(LiveKeys.KeyRequests(key.KeyId, Minute)));
         var used = _state.Spares.Used;
 
@@ -62,8 +63,8 @@ public sealed class SpareAdmissionTests : IClassFixture<RedisFixture>, IAsyncLif
 
         // At shutdown the spare taken after the third request is given back: Redis counts the three requests, no more.
         await _state.ReleaseSparesAsync();
-        await EventuallyAsync(async () => await CounterAsync(LiveKeys.KeyRequests(key.KeyId, Minute)) == 3, "the key's request count to be exact");
-        await EventuallyAsync(async () => await CounterAsync(LiveKeys.KeyTokens(key.KeyId, Minute)) == 21, "the key's token count to be the tokens used");
+        await UntilAsync(async () => await CounterAsync(LiveKeys.KeyRequests(key.KeyId, Minute)) == 3, "the key's request count to be exact");
+        await UntilAsync(async () => await CounterAsync(LiveKeys.KeyTokens(key.KeyId, Minute)) == 21, "the key's token count to be the tokens used");
         Assert.Equal(3, await CounterAsync(LiveKeys.DeploymentRequests(deployments[0].Id, Minute)) + await CounterAsync(LiveKeys.DeploymentRequests(deployments[1].Id, Minute)));
         foreach (var d in deployments) Assert.Equal(0, await _db.SortedSetLengthAsync(LiveKeys.DeploymentLeases(d.Id)));
         Assert.Equal(1, _state.Spares.Released);
@@ -76,13 +77,13 @@ public sealed class SpareAdmissionTests : IClassFixture<RedisFixture>, IAsyncLif
         await SettleAsync(await AdmitAsync(deployments, key: null));
         await SettleAsync(await AdmitAsync(deployments, key: null));
         var leases = LiveKeys.DeploymentLeases(deployments[0].Id);
-        await Eventually(() => _state.Spares.Waiting == 1, "a spare to be taken");
+        await UntilAsync(() => _state.Spares.Waiting == 1, "a spare to be taken");
         Assert.Equal(1, await _db.SortedSetLengthAsync(leases));
 
         // Nobody comes for it: once it has waited its time, its slot and its request count are given back.
         var minute = Minute;
         _clock.Advance(SpareAdmissions.Ttl + TimeSpan.FromMilliseconds(1));
-        await EventuallyAsync(async () => await _db.SortedSetLengthAsync(leases) == 0, "the unused spare to be released");
+        await UntilAsync(async () => await _db.SortedSetLengthAsync(leases) == 0, "the unused spare to be released");
         Assert.Equal(2, await CounterAsync(LiveKeys.DeploymentRequests(deployments[0].Id, minute)));
         Assert.Equal(new SpareCounts(0, 1, 0), _state.Spares);
     }
@@ -93,7 +94,7 @@ public sealed class SpareAdmissionTests : IClassFixture<RedisFixture>, IAsyncLif
         var deployments = new[] { Dep("a") };
         await SettleAsync(await AdmitAsync(deployments, key: null));
         await SettleAsync(await AdmitAsync(deployments, key: null));
-        await Eventually(() => _state.Spares.Waiting == 1, "a spare to be taken");
+        await UntilAsync(() => _state.Spares.Waiting == 1, "a spare to be taken");
         var earlier = Minute;
 
         // The spare counts in the minute it was taken in; a request of the next minute is counted in its own.
@@ -103,7 +104,7 @@ public sealed class SpareAdmissionTests : IClassFixture<RedisFixture>, IAsyncLif
         Assert.Equal(AdmissionStatus.Admitted, next.Status);
         Assert.Equal(0, _state.Spares.Used);
         Assert.Equal(1, await CounterAsync(LiveKeys.DeploymentRequests(deployments[0].Id, Minute)));
-        await EventuallyAsync(async () => await CounterAsync(LiveKeys.DeploymentRequests(deployments[0].Id, earlier)) == 2, "the stale spare's count to be given back");
+        await UntilAsync(async () => await CounterAsync(LiveKeys.DeploymentRequests(deployments[0].Id, earlier)) == 2, "the stale spare's count to be given back");
     }
 
     [Fact]
@@ -113,14 +114,14 @@ public sealed class SpareAdmissionTests : IClassFixture<RedisFixture>, IAsyncLif
         await SettleAsync(await AdmitAsync(deployments, key: null));
         var second = await AdmitAsync(deployments, key: null);
         var leases = LiveKeys.DeploymentLeases(deployments[0].Id);
-        await Eventually(() => _state.Spares.Waiting == 1, "a spare to be taken");
+        await UntilAsync(() => _state.Spares.Waiting == 1, "a spare to be taken");
         Assert.Equal(2, await _db.SortedSetLengthAsync(leases));
 
         // The deployment may be cooling down after this failure: no request should find a slot on it ready.
         await SettleAsync(second, failed: true);
 
         Assert.Equal(1, _state.Spares.Released);
-        await EventuallyAsync(async () => await _db.SortedSetLengthAsync(leases) == 0, "the spare's slot to be given back");
+        await UntilAsync(async () => await _db.SortedSetLengthAsync(leases) == 0, "the spare's slot to be given back");
     }
 
     [Theory]
@@ -132,7 +133,7 @@ public sealed class SpareAdmissionTests : IClassFixture<RedisFixture>, IAsyncLif
         var key = Key(rpm: 1_000, tpm: 1_000_000);
         await SettleAsync(await AdmitAsync(deployments, key), tokens: 7);
         await SettleAsync(await AdmitAsync(deployments, key), tokens: 7);
-        await Eventually(() => _state.Spares.Waiting == 1, "a spare to be taken");
+        await UntilAsync(() => _state.Spares.Waiting == 1, "a spare to be taken");
         var before = _state.Spares;
 
         // An admin lowered the key's rpm, or this request asks for more tokens than the spare holds for it.
@@ -145,7 +146,7 @@ public sealed class SpareAdmissionTests : IClassFixture<RedisFixture>, IAsyncLif
         Assert.Same(asked, admitted.KeyHold!.Key);
         // The spare's count went back: the key has counted its three requests and whatever was taken ahead after them.
         await _state.ReleaseSparesAsync();
-        await EventuallyAsync(async () => await CounterAsync(LiveKeys.KeyRequests(key.KeyId, Minute)) == 3, "the key's request count to be exact");
+        await UntilAsync(async () => await CounterAsync(LiveKeys.KeyRequests(key.KeyId, Minute)) == 3, "the key's request count to be exact");
     }
 
     [Theory]
@@ -215,15 +216,9 @@ public sealed class SpareAdmissionTests : IClassFixture<RedisFixture>, IAsyncLif
 
     private async Task<long> CounterAsync(string name) => (long?)await _db.StringGetAsync(name) ?? 0;
 
-    private static async Task Eventually(Func<bool> condition, string what) => await EventuallyAsync(() => Task.FromResult(condition()), what);
+    /// <summary>The project's poll with a deadline (<see cref="Eventually"/>), with this class's 20 s bound.</summary>
+    private static Task UntilAsync(Func<bool> condition, string what) => UntilAsync(() => Task.FromResult(condition()), what);
 
-    private static async Task EventuallyAsync(Func<Task<bool>> condition, string what)
-    {
-        var deadline = DateTime.UtcNow.AddSeconds(20);
-        while (!await condition())
-        {
-            if (DateTime.UtcNow > deadline) throw new TimeoutException($"waited 20 s for {what}");
-            await Task.Delay(20);
-        }
-    }
+    private static Task UntilAsync(Func<Task<bool>> condition, string what) =>
+        Eventually.UntilAsync(condition, ok => ok, what, TimeSpan.FromSeconds(20));
 }
