@@ -61,8 +61,8 @@ internal sealed partial class RedisLiveState : ILiveState, IDisposable
     /// <summary>Redis calls made for requests (admission + settle), for the benchmark's hot-path accounting.</summary>
     public long RoundTrips => Interlocked.Read(ref _roundTrips);
 
-    /// <summary>Requests admitted with a spare, spares given back unused, and spares waiting now.</summary>
-    public SpareCounts Spares => _spares is { } s ? new SpareCounts(s.Used, s.Released, s.Waiting) : default;
+    /// <summary>Requests admitted with a spare, spares given back unused, spares waiting now and spares being taken now.</summary>
+    public SpareCounts Spares => _spares is { } s ? new SpareCounts(s.Used, s.Released, s.Waiting, s.Taking) : default;
 
     public async ValueTask<AdmissionResult> AdmitAsync(AdmissionRequest request)
     {
@@ -74,7 +74,7 @@ internal sealed partial class RedisLiveState : ILiveState, IDisposable
         }
         else
         {
-            SpareAdmissions.Slot? ticket = null;
+            SpareAdmissions.Ticket ticket = default;
             if (_spares is { } spares && SpareAdmissions.Applies(request) && spares.Take(request, out ticket) is { } spare)
             {
                 // Its lease and key hold were registered when it was taken.
@@ -420,4 +420,4 @@ internal sealed partial class RedisLiveState : ILiveState, IDisposable
     }
 }
 
-internal readonly record struct SpareCounts(long Used, long Released, int Waiting);
+internal readonly record struct SpareCounts(long Used, long Released, int Waiting, int Taking);

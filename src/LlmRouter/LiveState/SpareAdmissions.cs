@@ -21,11 +21,26 @@ namespace LlmRouter.LiveState;
 /// after). Otherwise, once it has waited <see cref="Ttl"/>, or when its deployment fails, the spare is released: its
 /// slot, its key share and its request counts are all given back.
 /// </para>
+/// <para>
+/// One request at a time needs one spare: a request that takes it has the next one taken, and a request that comes
+/// while that one is still being taken is admitted the ordinary way. Requests that come together need more: one that
+/// finds no spare while another request of the same key and group is still being admitted through Redis has one taken
+/// after it as well, up to <see cref="MaxWaiting"/> waiting or being taken. Under load nearly every request then starts
+/// without waiting for Redis, and the spares' admissions share script calls (<see cref="GroupCommit{TItem,TResult}"/>).
+/// </para>
 /// </summary>
 internal sealed class SpareAdmissions : IDisposable
 {
     /// <summary>How long a spare waits for its request, and how close together requests must come for one to be taken.</summary>
     public static readonly TimeSpan Ttl = TimeSpan.FromSeconds(2);
+
+    /// <summary>
+    /// Spares waiting or being taken, at most, per key and group: as many as requests a busy client keeps in flight
+    /// (wrk's 32 connections measured 16 too few). Each counts as a request in flight while it waits; only parallel limits
+    /// and least-busy routing read that count, and spares are not taken where either applies. Half of <see cref="LiveScripts.PlentyLeft"/>, so a key taking
+    /// them all still has room for as many requests again under each of its limits.
+    /// </summary>
+    public const int MaxWaiting = 32;
 
     /// <summary>A slot with no request for this long is forgotten.</summary>
     private static readonly TimeSpan Forget = Ttl * 30;
@@ -38,6 +53,9 @@ internal sealed class SpareAdmissions : IDisposable
     private volatile bool _closed;
     private long _used;
     private long _released;
+    /// <summary>Spares being taken now, over every slot; at shutdown <see cref="_idle"/> completes when it reaches zero.</summary>
+    private int _fetching;
+    private readonly TaskCompletionSource _idle = new(TaskCreationOptions.RunContinuationsAsynchronously);
 
     /// <param name="time">The clock requests are admitted by (their <see cref="AdmissionRequest.Now"/>).</param>
     /// <param name="admit">Takes one admission in Redis (the spare's).</param>
@@ -58,7 +76,10 @@ internal sealed class SpareAdmissions : IDisposable
     public long Released => Interlocked.Read(ref _released);
 
     /// <summary>Spares waiting for a request now.</summary>
-    public int Waiting => _slots.Values.Count(slot => Volatile.Read(ref slot.Spare) is not null);
+    public int Waiting => _slots.Values.Sum(slot => Volatile.Read(ref slot.Count));
+
+    /// <summary>Spares being taken now.</summary>
+    public int Taking => Volatile.Read(ref _fetching);
 
     /// <summary>Whether <paramref name="request"/> may take a spare, and have one taken after it.</summary>
     public static bool Applies(AdmissionRequest request)
@@ -75,13 +96,14 @@ internal sealed class SpareAdmissions : IDisposable
 
     /// <summary>
     /// The spare waiting for <paramref name="request"/>'s key and group, if it fits the request. <paramref name="ticket"/>
-    /// is set when a spare should be taken after this request: pass it to <see cref="After"/> once the request is admitted.
+    /// says whether a spare should be taken after this request: pass it to <see cref="After"/> once the request is admitted.
     /// </summary>
-    public AdmissionResult? Take(AdmissionRequest request, out Slot? ticket)
+    public AdmissionResult? Take(AdmissionRequest request, out Ticket ticket)
     {
         var now = request.Now;
         var name = (request.Key?.KeyId ?? Guid.Empty, request.Candidates[0].ModelName);
-        Spare? spare, unfit = null;
+        Spare? spare = null;
+        List<Spare>? unfit = null;
         Slot slot;
         while (true)
         {
@@ -96,40 +118,68 @@ internal sealed class SpareAdmissions : IDisposable
             // Back to back: this request came within a spare's lifetime of the previous one.
             var backToBack = now - slot.LastArrival <= Ttl;
             slot.LastArrival = now;
-            spare = slot.Spare;
-            slot.Spare = null;
-            if (spare is not null && !Fits(spare, request, now))
+            // Oldest first: a spare that does not fit now (an earlier minute) will not fit a later request either.
+            while (slot.Spares.TryDequeue(out var waiting))
             {
-                unfit = spare;
-                spare = null;
+                if (Fits(waiting, request, now))
+                {
+                    spare = waiting;
+                    break;
+                }
+                (unfit ??= []).Add(waiting);
             }
-            ticket = backToBack && !slot.Fetching && !_closed ? slot : null;
-            if (ticket is not null) slot.Fetching = true;
+            slot.Count = slot.Spares.Count;
+            // Replace the spare taken. Without one, take one unless one is on its way already and no other request is
+            // being admitted through Redis meanwhile (one request at a time keeps to one spare).
+            var wanted = spare is not null || slot.Fetching == 0 || slot.Admitting > 0;
+            var fetch = backToBack && wanted && slot.Spares.Count + slot.Fetching < MaxWaiting && StartFetch();
+            if (fetch) slot.Fetching++;
+            if (spare is null) slot.Admitting++;
+            ticket = new Ticket(slot, fetch, Admitting: spare is null);
         }
         finally
         {
             Monitor.Exit(slot);
         }
-        if (unfit is not null) _ = Release(unfit);
+        if (unfit is not null)
+        {
+            foreach (var stale in unfit) _ = Release(stale);
+        }
         if (spare is null) return null;
         Interlocked.Increment(ref _used);
         return spare.Result;
     }
 
-    /// <summary>With a ticket from <see cref="Take"/>: takes the next spare if this admission leaves plenty, else lets the ticket go.</summary>
-    /// <param name="result">Null when the admission failed.</param>
-    public void After(Slot? ticket, AdmissionRequest request, AdmissionResult? result)
+    /// <summary>Counts a spare about to be taken, unless shutting down (counted first, so shutdown cannot miss it).</summary>
+    private bool StartFetch()
     {
-        if (ticket is null) return;
-        if (result is { Status: AdmissionStatus.Admitted, PlentyLeft: true })
+        Interlocked.Increment(ref _fetching);
+        if (!_closed) return true;
+        FetchEnded();
+        return false;
+    }
+
+    private void FetchEnded()
+    {
+        if (Interlocked.Decrement(ref _fetching) == 0 && _closed) _idle.TrySetResult();
+    }
+
+    /// <summary>With the ticket from <see cref="Take"/>, once the request is admitted: takes the next spare if the ticket says so and this admission leaves plenty.</summary>
+    /// <param name="result">Null when the admission failed.</param>
+    public void After(Ticket ticket, AdmissionRequest request, AdmissionResult? result)
+    {
+        if (ticket.Slot is not { } slot) return;
+        var fetch = ticket.Fetch && result is { Status: AdmissionStatus.Admitted, PlentyLeft: true };
+        if (ticket.Admitting || ticket.Fetch && !fetch)
         {
-            var fetch = FetchAsync(ticket, request);
-            lock (ticket) if (ticket.Fetching) ticket.Fetch = fetch;
+            lock (slot)
+            {
+                if (ticket.Admitting) slot.Admitting--;
+                if (ticket.Fetch && !fetch) slot.Fetching--;
+            }
         }
-        else
-        {
-            lock (ticket) ticket.Fetching = false;
-        }
+        if (fetch) _ = FetchAsync(slot, request);
+        else if (ticket.Fetch) FetchEnded();
     }
 
     private async Task FetchAsync(Slot slot, AdmissionRequest after)
@@ -151,17 +201,24 @@ internal sealed class SpareAdmissions : IDisposable
         {
             // No spare this time: the next request is admitted the ordinary way (and sees the failure itself).
         }
-        lock (slot)
+        try
         {
-            slot.Fetching = false;
-            slot.Fetch = null;
-            if (spare is not null && spare.Result.PlentyLeft && slot.Spare is null && !_closed)
+            lock (slot)
             {
-                slot.Spare = spare;
-                spare = null;
+                slot.Fetching--;
+                if (spare is not null && spare.Result.PlentyLeft && !slot.Forgotten && !_closed)
+                {
+                    slot.Spares.Enqueue(spare);
+                    slot.Count = slot.Spares.Count;
+                    spare = null;
+                }
             }
+            if (spare is not null) await Release(spare);
         }
-        if (spare is not null) await Release(spare);
+        finally
+        {
+            FetchEnded();
+        }
     }
 
     private static bool Fits(Spare spare, AdmissionRequest request, DateTimeOffset now)
@@ -189,12 +246,12 @@ internal sealed class SpareAdmissions : IDisposable
     public Task ReleaseAllAsync()
     {
         _closed = true;
+        // A full fence between the flag and the count (see StartFetch): a spare being taken is either counted here or not started.
+        Interlocked.MemoryBarrier();
+        if (Volatile.Read(ref _fetching) == 0) _idle.TrySetResult();
         var released = ReleaseWhere(static _ => true);
         // A spare still being taken releases itself when it arrives.
-        foreach (var slot in _slots.Values)
-        {
-            lock (slot) if (slot.Fetch is { } fetch) released.Add(fetch);
-        }
+        released.Add(_idle.Task);
         return Task.WhenAll(released);
     }
 
@@ -206,7 +263,7 @@ internal sealed class SpareAdmissions : IDisposable
         {
             lock (slot)
             {
-                if (slot is not { Spare: null, Fetching: false } || now - slot.LastArrival <= Forget) continue;
+                if (slot is not { Count: 0, Fetching: 0 } || now - slot.LastArrival <= Forget) continue;
                 slot.Forgotten = true;
             }
             _slots.TryRemove(new KeyValuePair<(Guid, string), Slot>(name, slot));
@@ -216,15 +273,25 @@ internal sealed class SpareAdmissions : IDisposable
     private List<Task> ReleaseWhere(Func<Spare, bool> match)
     {
         var released = new List<Task>();
+        List<Spare>? matched = null;
         foreach (var slot in _slots.Values)
         {
-            Spare? spare;
             lock (slot)
             {
-                spare = slot.Spare is { } s && match(s) ? s : null;
-                if (spare is not null) slot.Spare = null;
+                if (slot.Spares.Count == 0) continue;
+                var kept = slot.Spares.Count;
+                for (var i = 0; i < kept; i++)
+                {
+                    var spare = slot.Spares.Dequeue();
+                    if (match(spare)) (matched ??= []).Add(spare);
+                    else slot.Spares.Enqueue(spare);
+                }
+                slot.Count = slot.Spares.Count;
             }
-            if (spare is not null) released.Add(Release(spare));
+        }
+        if (matched is not null)
+        {
+            foreach (var spare in matched) released.Add(Release(spare));
         }
         return released;
     }
@@ -237,17 +304,23 @@ internal sealed class SpareAdmissions : IDisposable
 
     public void Dispose() => _sweep.Dispose();
 
-    /// <summary>One key's requests for one group: the spare waiting for the next one.</summary>
+    /// <summary>One key's requests for one group: the spares waiting for the next ones, oldest first.</summary>
     internal sealed class Slot
     {
         public DateTimeOffset LastArrival = DateTimeOffset.MinValue;
-        public Spare? Spare;
-        /// <summary>A spare is being taken; no second one is started meanwhile.</summary>
-        public bool Fetching;
-        public Task? Fetch;
+        public readonly Queue<Spare> Spares = new();
+        /// <summary><see cref="Spares"/>' length, readable without the lock (for the metrics).</summary>
+        public int Count;
+        /// <summary>Spares being taken for this slot now.</summary>
+        public int Fetching;
+        /// <summary>Requests that found no spare and are being admitted through Redis now.</summary>
+        public int Admitting;
         /// <summary>Removed by the sweep after a long idle spell: a request that still finds it takes a new one.</summary>
         public bool Forgotten;
     }
+
+    /// <summary>What <see cref="Take"/> left for <see cref="After"/>: whether a spare is to be taken after the request, and whether the request found none (it is being admitted through Redis).</summary>
+    internal readonly record struct Ticket(Slot? Slot, bool Fetch, bool Admitting);
 
     /// <param name="Request">What the spare was admitted as: its key share, and its time.</param>
     internal sealed record Spare(AdmissionResult Result, AdmissionRequest Request);

@@ -71,6 +71,51 @@ public sealed class SpareAdmissionTests : IClassFixture<RedisFixture>, IAsyncLif
     }
 
     [Fact]
+    public async Task RequestsThatComeTogether_TakeASpareEach_UpToTheCap_CountsEndExact()
+    {
+        var deployments = new[] { Dep("a") };
+        var key = Key(rpm: 100_000, tpm: 100_000_000);
+        var leases = new List<string>();
+        async Task WaveAsync(int requests)
+        {
+            var admitted = await Task.WhenAll(Enumerable.Range(0, requests).Select(_ => AdmitAsync(deployments, key)));
+            Assert.All(admitted, a => Assert.Equal(AdmissionStatus.Admitted, a.Status));
+            leases.AddRange(admitted.Select(a => a.Lease!.Id));
+            foreach (var a in admitted) await SettleAsync(a, tokens: 7);
+        }
+        await WaveAsync(1);
+        await WaveAsync(1);
+        await UntilAsync(() => _state.Spares.Waiting == 1, "a spare to be taken");
+
+        // Eight requests at once: one takes the spare and has it replaced. The first to find none is admitted the
+        // ordinary way (a spare is already on its way), and those after it overlap that one, so each has a spare taken.
+        await WaveAsync(8);
+        await UntilAsync(() => _state.Spares.Taking == 0, "the spares to be taken");
+        var waiting = _state.Spares.Waiting;
+        // Seven, unless a spare arrived in the middle of the eight and one of them took it.
+        Assert.InRange(waiting, 5, 7);
+        var used = _state.Spares.Used;
+
+        // So as many requests at once all start without waiting for Redis.
+        await WaveAsync(waiting);
+        Assert.Equal(used + waiting, _state.Spares.Used);
+
+        // More at once than the cap: spares waiting and being taken stop at the cap.
+        await WaveAsync(SpareAdmissions.MaxWaiting + 8);
+        await UntilAsync(() => _state.Spares.Waiting == SpareAdmissions.MaxWaiting, "spares up to the cap");
+        // Every request is settled, so the slots held are the waiting spares' (none is still being taken at the cap).
+        Assert.Equal(SpareAdmissions.MaxWaiting, await _db.SortedSetLengthAsync(LiveKeys.DeploymentLeases(deployments[0].Id)));
+
+        // No spare went to two requests, and once the waiting ones are given back Redis counts every request, no more.
+        Assert.Equal(leases.Count, leases.Distinct().Count());
+        await _state.ReleaseSparesAsync();
+        Assert.Equal(SpareAdmissions.MaxWaiting, _state.Spares.Released);
+        await UntilAsync(async () => await CounterAsync(LiveKeys.KeyRequests(key.KeyId, Minute)) == leases.Count, "the key's request count to be exact");
+        await UntilAsync(async () => await _db.SortedSetLengthAsync(LiveKeys.DeploymentLeases(deployments[0].Id)) == 0, "every slot to be given back");
+        Assert.Equal(7L * leases.Count, await CounterAsync(LiveKeys.KeyTokens(key.KeyId, Minute)));
+    }
+
+    [Fact]
     public async Task UnusedSpare_IsReleasedAfterItsTime()
     {
         var deployments = new[] { Dep("a") };
@@ -85,7 +130,7 @@ public sealed class SpareAdmissionTests : IClassFixture<RedisFixture>, IAsyncLif
         _clock.Advance(SpareAdmissions.Ttl + TimeSpan.FromMilliseconds(1));
         await UntilAsync(async () => await _db.SortedSetLengthAsync(leases) == 0, "the unused spare to be released");
         Assert.Equal(2, await CounterAsync(LiveKeys.DeploymentRequests(deployments[0].Id, minute)));
-        Assert.Equal(new SpareCounts(0, 1, 0), _state.Spares);
+        Assert.Equal(new SpareCounts(0, 1, 0, 0), _state.Spares);
     }
 
     [Fact]
