@@ -165,7 +165,8 @@ internal static class LiveScripts
     /// (admission minute); and <see cref="SettleArgs"/> ARGV: lease id ('' = no deployment slot), has key?, token delta,
     /// micros delta, actual tokens, failed?, now, allowed fails, failure window ms, cooldown ms, ttft ms (-1 none),
     /// request id, released? (1: an unused spare, whose request counts are given back too). Counters never go below
-    /// zero, even when Redis lost the reservation being corrected. Returns how many requests it settled.
+    /// zero, even when Redis lost the reservation being corrected. Returns the positions (from 1) of the settles whose
+    /// failure started a cooldown.
     /// </summary>
     public const int SettleKeys = 12;
     public const int SettleArgs = 13;
@@ -207,6 +208,7 @@ internal static class LiveScripts
               local cooldown = tonumber(A(10))
               redis.call('SET', K(9), now + cooldown, 'PX', cooldown + 600000)
               redis.call('DEL', K(8))
+              return true
             end
           elseif tonumber(A(11)) >= 0 then
             local old = tonumber(redis.call('GET', K(10)) or '-1')
@@ -215,9 +217,11 @@ internal static class LiveScripts
             redis.call('SET', K(10), tostring(v), 'PX', 3600000)
           end
         end
-        local n = #KEYS / {{SettleKeys}}
-        for r = 0, n - 1 do settle(r * {{SettleKeys}}, r * {{SettleArgs}}) end
-        return n
+        local cooling = {}
+        for r = 0, #KEYS / {{SettleKeys}} - 1 do
+          if settle(r * {{SettleKeys}}, r * {{SettleArgs}}) then cooling[#cooling + 1] = r + 1 end
+        end
+        return cooling
         """);
 
     /// <summary>

@@ -1,4 +1,5 @@
 using LlmRouter.Configuration;
+using Microsoft.Extensions.Logging.Abstractions;
 
 namespace LlmRouter.LiveState;
 
@@ -6,8 +7,9 @@ namespace LlmRouter.LiveState;
 /// Process-local live state: the same rules as the Redis scripts, for a single replica or while Redis is away.
 /// One lock keeps each admission and settle atomic; the work inside is a few dictionary operations.
 /// </summary>
-internal sealed class LocalLiveState : ILiveState
+internal sealed class LocalLiveState(ILogger<LocalLiveState>? logger = null) : ILiveState
 {
+    private readonly ILogger _logger = logger ?? NullLogger<LocalLiveState>.Instance;
     private readonly Lock _lock = new();
     private readonly Dictionary<string, Dictionary<string, DateTimeOffset>> _leases = new(StringComparer.Ordinal);
     private readonly Dictionary<string, DateTimeOffset> _cooldownUntil = new(StringComparer.Ordinal);
@@ -135,6 +137,7 @@ internal sealed class LocalLiveState : ILiveState
 
     public Task SettleAsync(SettleRequest request)
     {
+        var cooling = false;
         lock (_lock)
         {
             if (request.Lease is { } lease)
@@ -143,7 +146,7 @@ internal sealed class LocalLiveState : ILiveState
                 Leases(LiveKeys.DeploymentLeases(deployment.Id)).Remove(lease.Id);
                 Leases(LiveKeys.BackendLeases(deployment.BackendId)).Remove(lease.Id);
                 Add(LiveKeys.DeploymentTokens(deployment.Id, TimeBuckets.Minute(request.Now)), request.ActualTokens);
-                if (request.Failed) RecordFailure(deployment.Id, request);
+                if (request.Failed) cooling = RecordFailure(deployment.Id, request);
                 else if (request.TtftMs is { } ttft) _ttft[deployment.Id] = _ttft.TryGetValue(deployment.Id, out var old) ? old * 0.8 + ttft * 0.2 : ttft;
             }
             if (request.KeyHold is { } hold)
@@ -155,18 +158,21 @@ internal sealed class LocalLiveState : ILiveState
                 Add(LiveKeys.KeyBudget(key.KeyId, key.QuotaBucket), request.ActualMicros - key.ReserveMicros);
             }
         }
+        if (cooling) CooldownLog.Started(_logger, request.Lease!.Deployment, request);
         if (request.Lease is { } released) SlotReleased?.Invoke(released.Deployment.ModelName);
         return Task.CompletedTask;
     }
 
-    private void RecordFailure(string deploymentId, SettleRequest request)
+    /// <returns>Whether this failure started a cooldown.</returns>
+    private bool RecordFailure(string deploymentId, SettleRequest request)
     {
         var failures = _failures.TryGetValue(deploymentId, out var list) ? list : _failures[deploymentId] = [];
         failures.RemoveAll(t => t <= request.Now - request.FailureWindow);
         failures.Add(request.Now);
-        if (failures.Count < request.AllowedFails) return;
+        if (failures.Count < request.AllowedFails) return false;
         _cooldownUntil[deploymentId] = request.Now + request.CooldownTime;
         failures.Clear();
+        return true;
     }
 
     /// <summary>Local leases that expire are those of requests that never settled (a bug); counted out all the same.</summary>

@@ -328,8 +328,13 @@ internal sealed partial class RedisLiveState : ILiveState, IDisposable
             for (var i = 0; i < batch.Count; i++)
                 WriteSettle(batch[i], keys.AsSpan(i * LiveScripts.SettleKeys, LiveScripts.SettleKeys), args.AsSpan(i * LiveScripts.SettleArgs, LiveScripts.SettleArgs));
             Interlocked.Increment(ref _roundTrips);
-            await LiveScripts.Settle.EvaluateAsync(db, keys, args);
+            var cooling = (RedisResult[])(await LiveScripts.Settle.EvaluateAsync(db, keys, args))!;
             Array.Fill(settled, true);
+            foreach (var position in cooling)
+            {
+                var failure = batch[(int)position - 1];
+                CooldownLog.Started(_logger, failure.Lease!.Deployment, failure);
+            }
         }
         catch (Exception e) when (e is RedisException or TimeoutException)
         {

@@ -46,7 +46,14 @@ public sealed class CooldownTests(ITestOutputHelper output)
 
         var stats = await failing.GetStatsAsync();
         Assert.True(stats.Received == 1, $"The failing deployment got {stats.Received} requests; after its first failure it should get none.");
+
+        // The replica that saw the failure says which deployment is out and for how long, once for both replicas.
+        var warning = await cluster.Routers[0].Process.WaitForLineAsync(IsCooldownWarning, TimeSpan.FromSeconds(20), "the cooldown warning");
+        Assert.Contains("gets no requests for 300 s: 1 failed within", warning);
+        Assert.Single(cluster.Routers.SelectMany(r => r.Output.Lines()), IsCooldownWarning);
     }
+
+    private static bool IsCooldownWarning(string line) => line.Contains("Deployment failing (", StringComparison.Ordinal);
 
     private static async Task SendOkAsync(RouterProcess router)
     {

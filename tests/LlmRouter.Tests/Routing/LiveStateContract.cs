@@ -1,6 +1,7 @@
 using LlmRouter.Configuration;
 using LlmRouter.LiveState;
 using LlmRouter.Tests.Services;
+using LlmRouter.Tests.Usage;
 
 namespace LlmRouter.Tests.Routing;
 
@@ -14,6 +15,9 @@ public abstract class LiveStateContract
     private static readonly TimeSpan LeaseTtl = TimeSpan.FromSeconds(15);
 
     private protected abstract ILiveState State { get; }
+
+    /// <summary>What the state under test logged.</summary>
+    private protected abstract IReadOnlyCollection<string> Logged { get; }
 
     private protected Deployment Dep(string id, int? maxParallel = null) => new()
     {
@@ -101,6 +105,17 @@ public abstract class LiveStateContract
         Assert.Equal(AdmissionStatus.CoolingDown, (await AdmitAsync(only)).Status);
         Clock.Advance(TimeSpan.FromSeconds(1.5));
         Assert.Equal(AdmissionStatus.Admitted, (await AdmitAsync(only)).Status);
+    }
+
+    [Fact]
+    public async Task Cooldown_Started_IsLoggedOnceWithTheDeploymentAndHowLong()
+    {
+        var only = new[] { Dep(Id("a")) };
+        for (var i = 0; i < 3; i++) await SettleAsync(await AdmitAsync(only), failed: true);
+        Assert.Equal(AdmissionStatus.CoolingDown, (await AdmitAsync(only)).Status);
+
+        var warning = Assert.Single(Logged, m => m.Contains(only[0].Id, StringComparison.Ordinal));
+        Assert.Equal($"Warning: Deployment {only[0].Id} (llama3.1:8b on {only[0].ApiBase}) gets no requests for 30 s: 3 failed within 60 s (allowed_fails)", warning);
     }
 
     [Fact]
@@ -213,6 +228,11 @@ public abstract class LiveStateContract
 
 public sealed class LocalLiveStateTests : LiveStateContract
 {
-    private readonly LocalLiveState _state = new();
+    private readonly ListLogger<LocalLiveState> _log = new();
+    private readonly LocalLiveState _state;
+
+    public LocalLiveStateTests() => _state = new LocalLiveState(_log);
+
     private protected override ILiveState State => _state;
+    private protected override IReadOnlyCollection<string> Logged => _log.Messages;
 }

@@ -1,6 +1,8 @@
 using LlmRouter.Configuration;
 using LlmRouter.LiveState;
 using LlmRouter.Tests.Services;
+using LlmRouter.Tests.Usage;
+using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Logging.Abstractions;
 using StackExchange.Redis;
 
@@ -25,19 +27,22 @@ public sealed class RedisLiveStateTests : LiveStateContract, IClassFixture<Redis
 
     public RedisLiveStateTests(RedisFixture redis) => _redis = redis;
 
+    private readonly ListLogger<RedisLiveState> _log = new();
+
     private protected override ILiveState State => _state;
+    private protected override IReadOnlyCollection<string> Logged => _log.Messages;
 
     public async Task InitializeAsync()
     {
-        (_connection, _state) = await ConnectAsync(_redis.Server);
+        (_connection, _state) = await ConnectAsync(_redis.Server, _log);
     }
 
-    private static async Task<(RedisConnection, RedisLiveState)> ConnectAsync(RedisServer server)
+    private static async Task<(RedisConnection, RedisLiveState)> ConnectAsync(RedisServer server, ILogger<RedisLiveState>? logger = null)
     {
         var connection = new RedisConnection(new GeneralSettings { RedisUrl = $"redis://{server.Url}" }, NullLogger<RedisConnection>.Instance);
         await connection.StartAsync();
         Assert.True(connection.IsConnected, "the test Redis should be reachable");
-        return (connection, new RedisLiveState(connection, new LocalLiveState(), NullLogger<RedisLiveState>.Instance));
+        return (connection, new RedisLiveState(connection, new LocalLiveState(), logger ?? NullLogger<RedisLiveState>.Instance));
     }
 
     public async Task DisposeAsync() => await _connection.DisposeAsync();
