@@ -36,9 +36,10 @@ internal sealed class SpareAdmissions : IDisposable
 
     /// <summary>
     /// Spares waiting or being taken, at most, per key and group: as many as requests a busy client keeps in flight
-    /// (wrk's 32 connections measured 16 too few). Each counts as a request in flight while it waits; only parallel limits
-    /// and least-busy routing read that count, and spares are not taken where either applies. Half of <see cref="LiveScripts.PlentyLeft"/>, so a key taking
-    /// them all still has room for as many requests again under each of its limits.
+    /// (wrk's 32 connections measured 16 too few). Each counts as a request in flight while it waits; only parallel
+    /// limits and least-busy routing read that count, and spares are not taken where either applies. Half of
+    /// <see cref="LiveScripts.PlentyLeft"/>, so a key holding them all still has room for as many requests again under
+    /// each of its limits.
     /// </summary>
     public const int MaxWaiting = 32;
 
@@ -164,7 +165,10 @@ internal sealed class SpareAdmissions : IDisposable
         if (Interlocked.Decrement(ref _fetching) == 0 && _closed) _idle.TrySetResult();
     }
 
-    /// <summary>With the ticket from <see cref="Take"/>, once the request is admitted: takes the next spare if the ticket says so and this admission leaves plenty.</summary>
+    /// <summary>
+    /// With the ticket from <see cref="Take"/>, once the request is admitted: takes the next spare if the ticket says so
+    /// and this admission leaves plenty.
+    /// </summary>
     /// <param name="result">Null when the admission failed.</param>
     public void After(Ticket ticket, AdmissionRequest request, AdmissionResult? result)
     {
@@ -246,7 +250,7 @@ internal sealed class SpareAdmissions : IDisposable
     public Task ReleaseAllAsync()
     {
         _closed = true;
-        // A full fence between the flag and the count (see StartFetch): a spare being taken is either counted here or not started.
+        // A full fence between the flag and the count (see StartFetch): a spare is either counted here or never started.
         Interlocked.MemoryBarrier();
         if (Volatile.Read(ref _fetching) == 0) _idle.TrySetResult();
         var released = ReleaseWhere(static _ => true);
@@ -319,7 +323,10 @@ internal sealed class SpareAdmissions : IDisposable
         public bool Forgotten;
     }
 
-    /// <summary>What <see cref="Take"/> left for <see cref="After"/>: whether a spare is to be taken after the request, and whether the request found none (it is being admitted through Redis).</summary>
+    /// <summary>
+    /// What <see cref="Take"/> leaves for <see cref="After"/>: whether a spare is to be taken after the request, and
+    /// whether the request found none (it is being admitted through Redis).
+    /// </summary>
     internal readonly record struct Ticket(Slot? Slot, bool Fetch, bool Admitting);
 
     /// <param name="Request">What the spare was admitted as: its key share, and its time.</param>
