@@ -44,7 +44,8 @@ internal sealed class RequestAccounting(ILiveState state, IUsageSink usage, Rout
             Failed = result.Status >= 500,
             ActualTokens = result.PromptTokens + result.CompletionTokens,
             ActualMicros = (long)(CostOf(routed.Deployment, result) * KeyLimits.MicrosPerUnit),
-            TtftMs = result.TimeToFirstToken?.TotalMilliseconds,
+            // Only latency-based routing reads a deployment's time to first token; elsewhere keeping it costs Redis two calls.
+            TtftMs = settings.RoutingStrategy == RoutingStrategy.LatencyBased ? result.TimeToFirstToken?.TotalMilliseconds : null,
             AllowedFails = settings.AllowedFails,
             FailureWindow = settings.FailureWindow,
             CooldownTime = settings.CooldownTime,

@@ -85,7 +85,8 @@ internal sealed record AdmissionResult
 }
 
 /// <summary>A held deployment slot. Settled exactly once; until then the heartbeat keeps it alive.</summary>
-internal sealed class Lease(string id, Deployment deployment, bool shared)
+/// <param name="onBackend">Also counted in its backend's set, for <c>max_parallel_requests_per_backend</c>.</param>
+internal sealed class Lease(string id, Deployment deployment, bool shared, bool onBackend = false)
 {
     private int _settled;
 
@@ -93,6 +94,7 @@ internal sealed class Lease(string id, Deployment deployment, bool shared)
     public Deployment Deployment { get; } = deployment;
     /// <summary>Held in Redis (true) or in this process (false).</summary>
     public bool Shared { get; } = shared;
+    public bool OnBackend { get; } = onBackend;
 
     public bool TrySettle() => Interlocked.Exchange(ref _settled, 1) == 0;
     public bool IsSettled => Volatile.Read(ref _settled) == 1;

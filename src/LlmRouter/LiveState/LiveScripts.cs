@@ -29,26 +29,27 @@ internal static class LiveScripts
     /// the KEYS and ARGV above one after the other, in order; it returns one reply per request.
     /// </summary>
     public static readonly RedisScript Admit = new($$"""
+        -- Arguments go back to Redis as the strings they came in as: a Lua number passed to redis.call is formatted
+        -- with sprintf, which was a tenth of Redis's time per request.
         local function num(v) return tonumber(v or '0') or 0 end
         -- Leases are scored by expiry: those past it do not count (the heartbeat's renewal sweeps them out).
-        local function live(k, now) return redis.call('ZCOUNT', k, '(' .. now, '+inf') end
+        local function live(k, after) return redis.call('ZCOUNT', k, after, '+inf') end
         -- A minute counter gets its expiry when the minute's first request creates it.
-        local function bump(k, by)
+        local function bump(k, by, byn)
           local v = redis.call('INCRBY', k, by)
-          if v == tonumber(by) then redis.call('PEXPIRE', k, 120000) end
+          if v == byn then redis.call('PEXPIRE', k, '120000') end
           return v
         end
         local function admit(ko, ao)
           local function K(i) return KEYS[ko + i] end
           local function A(i) return ARGV[ao + i] end
           local now = tonumber(A(1))
+          local after = '(' .. A(1)
           local lease = A(2)
-          local expiry = tonumber(A(3))
           local least = A(4) == '1'
           local belimit = tonumber(A(5))
           local haskey = A(6) == '1'
           local n = tonumber(A(14))
-          local ttl = tonumber(A(15))
           local reserve = tonumber(A(12))
           local reservem = tonumber(A(13))
           local par = tonumber(A(9))
@@ -62,7 +63,7 @@ internal static class LiveScripts
             local nextmin = tonumber(A(16)) - now
             if rpm >= 0 and num(kv[1]) >= rpm then return {'rate', 0, nextmin, 0, -1, 0, 0} end
             if tpm >= 0 and num(kv[2]) + reserve > tpm then return {'rate', 0, nextmin, -1, 0, 0, 0} end
-            if par >= 0 and live(K(1), now) >= par then return {'kpar', 0, 1000, -1, -1, 0, 0} end
+            if par >= 0 and live(K(1), after) >= par then return {'kpar', 0, 1000, -1, -1, 0, 0} end
             if quota >= 0 and num(kv[3]) + reserve > quota then return {'quota', 0, 0, -1, -1, 0, 0} end
             if budget >= 0 and num(kv[4]) + reservem > budget then return {'quota', 0, 0, -1, -1, 0, 0} end
           end
@@ -74,7 +75,7 @@ internal static class LiveScripts
           for i = 1, n do
             local b = 6 + (i - 1) * 6
             local a = 18 + (i - 1) * 3
-            local c = live(K(b + 1), now)
+            local c = live(K(b + 1), after)
             -- cooldown-until, rpm, tpm, ttft
             local dv = redis.call('MGET', K(b + 3), K(b + 4), K(b + 5), K(b + 6))
             local rpmv = num(dv[2])
@@ -91,7 +92,7 @@ internal static class LiveScripts
               local drpm = tonumber(A(a + 2))
               local dtpm = tonumber(A(a + 3))
               local full = (maxp >= 0 and c >= maxp) or (drpm >= 0 and rpmv >= drpm) or (dtpm >= 0 and tpmv >= dtpm)
-              if not full and belimit >= 0 and live(K(b + 2), now) >= belimit then full = true end
+              if not full and belimit >= 0 and live(K(b + 2), after) >= belimit then full = true end
               if full then
                 busy = true
               elseif (least and (best < 0 or c < best)) or ((not least) and chosen == 0) then
@@ -105,11 +106,14 @@ internal static class LiveScripts
             if busy or cool < 0 then head = {'busy', 0, 0, -1, -1, 0, 0} else head = {'cool', 0, cool - now, -1, -1, 0, 0} end
           else
             local b = 6 + (chosen - 1) * 6
-            redis.call('ZADD', K(b + 1), expiry, lease)
-            redis.call('PEXPIRE', K(b + 1), ttl)
-            redis.call('ZADD', K(b + 2), expiry, lease)
-            redis.call('PEXPIRE', K(b + 2), ttl)
-            bump(K(b + 4), 1)
+            redis.call('ZADD', K(b + 1), A(3), lease)
+            redis.call('PEXPIRE', K(b + 1), A(15))
+            -- The backend's lease set only matters to a per-backend limit.
+            if belimit >= 0 then
+              redis.call('ZADD', K(b + 2), A(3), lease)
+              redis.call('PEXPIRE', K(b + 2), A(15))
+            end
+            bump(K(b + 4), '1', 1)
             local remreq = -1
             local remtok = -1
             local near = 0
@@ -117,18 +121,17 @@ internal static class LiveScripts
             if haskey then
               -- The key's lease set only matters to a parallel limit.
               if par >= 0 then
-                redis.call('ZADD', K(1), expiry, A(18))
-                redis.call('PEXPIRE', K(1), ttl)
+                redis.call('ZADD', K(1), A(3), A(18))
+                redis.call('PEXPIRE', K(1), A(15))
               end
-              local r = bump(K(2), 1)
-              local t = bump(K(3), reserve)
-              local q = redis.call('INCRBY', K(4), reserve)
+              local r = bump(K(2), '1', 1)
+              local t = bump(K(3), A(12), reserve)
+              local q = redis.call('INCRBY', K(4), A(12))
               local m = 0
-              if reservem > 0 then m = redis.call('INCRBY', K(5), reservem) end
-              local qttl = tonumber(A(17))
-              if qttl > 0 then
-                redis.call('PEXPIRE', K(4), qttl)
-                if reservem > 0 then redis.call('PEXPIRE', K(5), qttl) end
+              if reservem > 0 then m = redis.call('INCRBY', K(5), A(13)) end
+              if tonumber(A(17)) > 0 then
+                redis.call('PEXPIRE', K(4), A(17))
+                if reservem > 0 then redis.call('PEXPIRE', K(5), A(17)) end
               end
               if tonumber(A(7)) >= 0 then remreq = math.max(0, tonumber(A(7)) - r) end
               if tonumber(A(8)) >= 0 then remtok = math.max(0, tonumber(A(8)) - t) end
@@ -164,20 +167,21 @@ internal static class LiveScripts
     /// quota, key budget, deployment tpm (now), failures, cooldown-until, ttft, key rpm (admission minute), deployment rpm
     /// (admission minute); and <see cref="SettleArgs"/> ARGV: lease id ('' = no deployment slot), has key?, token delta,
     /// micros delta, actual tokens, failed?, now, allowed fails, failure window ms, cooldown ms, ttft ms (-1 none),
-    /// request id, released? (1: an unused spare, whose request counts are given back too). Counters never go below
+    /// key lease member ('' = none: the key has no parallel limit), released? (1: an unused spare, whose request counts
+    /// are given back too), on backend? (1: the lease is in the backend's set too). Counters never go below
     /// zero, even when Redis lost the reservation being corrected. Returns the positions (from 1) of the settles whose
     /// failure started a cooldown.
     /// </summary>
     public const int SettleKeys = 12;
-    public const int SettleArgs = 13;
+    public const int SettleArgs = 14;
 
     public static readonly RedisScript Settle = new($$"""
-        -- ttl: the expiry a counter gets when this creates it (minute counters), nil for none.
-        local function adjust(k, d, ttl)
+        -- minute: a counter this creates expires after two minutes; d and the arguments stay strings (see Admit).
+        local function adjust(k, d, minute)
           if tonumber(d) == 0 then return end
           local v = redis.call('INCRBY', k, d)
           if v < 0 then redis.call('SET', k, 0, 'KEEPTTL') end
-          if ttl and v == tonumber(d) then redis.call('PEXPIRE', k, ttl) end
+          if minute and v == tonumber(d) then redis.call('PEXPIRE', k, '120000') end
         end
         local function settle(ko, ao)
           local function K(i) return KEYS[ko + i] end
@@ -185,23 +189,23 @@ internal static class LiveScripts
           local slot = A(1) ~= ''
           if slot then
             redis.call('ZREM', K(1), A(1))
-            redis.call('ZREM', K(2), A(1))
+            if A(14) == '1' then redis.call('ZREM', K(2), A(1)) end
           end
           local released = A(13) == '1'
           if A(2) == '1' then
-            redis.call('ZREM', K(3), A(12))
-            adjust(K(4), A(3), 120000)
+            if A(12) ~= '' then redis.call('ZREM', K(3), A(12)) end
+            adjust(K(4), A(3), true)
             adjust(K(5), A(3))
             adjust(K(6), A(4))
-            if released then adjust(K(11), -1, 120000) end
+            if released then adjust(K(11), '-1', true) end
           end
           if not slot then return end
-          if released then adjust(K(12), -1, 120000) end
-          if tonumber(A(5)) > 0 then adjust(K(7), A(5), 120000) end
+          if released then adjust(K(12), '-1', true) end
+          if tonumber(A(5)) > 0 then adjust(K(7), A(5), true) end
           local now = tonumber(A(7))
           if A(6) == '1' then
             local window = tonumber(A(9))
-            redis.call('ZADD', K(8), now, A(1))
+            redis.call('ZADD', K(8), A(7), A(1))
             redis.call('ZREMRANGEBYSCORE', K(8), '-inf', now - window)
             redis.call('PEXPIRE', K(8), window + 60000)
             if redis.call('ZCARD', K(8)) >= tonumber(A(8)) then

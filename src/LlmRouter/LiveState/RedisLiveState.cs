@@ -158,7 +158,7 @@ internal sealed partial class RedisLiveState : ILiveState, IDisposable
             {
                 Status = AdmissionStatus.Admitted,
                 Deployment = candidates[chosen - 1],
-                Lease = new Lease(request.LeaseId, candidates[chosen - 1], shared: true),
+                Lease = new Lease(request.LeaseId, candidates[chosen - 1], shared: true, onBackend: request.BackendLimit is not null),
                 KeyHold = key is null ? null : new KeyHold(request.RequestId, key, minute, shared: true, nearLimit),
                 RemainingRequests = remainingRequests >= 0 ? remainingRequests : null,
                 RemainingTokens = remainingTokens >= 0 ? remainingTokens : null,
@@ -383,8 +383,10 @@ internal sealed partial class RedisLiveState : ILiveState, IDisposable
         args[8] = (long)request.FailureWindow.TotalMilliseconds;
         args[9] = (long)request.CooldownTime.TotalMilliseconds;
         args[10] = request.TtftMs is { } ttft ? Math.Round(ttft, 3) : -1;
-        args[11] = hold?.RequestId ?? "";
+        // The key's lease set only holds requests of keys with a parallel limit (see Admit).
+        args[11] = hold is { Key.MaxParallel: not null } ? hold.RequestId : "";
         args[12] = request.Released ? 1 : 0;
+        args[13] = lease is { OnBackend: true } ? 1 : 0;
     }
 
     /// <summary>
@@ -404,10 +406,12 @@ internal sealed partial class RedisLiveState : ILiveState, IDisposable
         {
             keys.Add(LiveKeys.DeploymentLeases(lease.Deployment.Id));
             args.Add(lease.Id);
+            if (!lease.OnBackend) continue;
             keys.Add(LiveKeys.BackendLeases(lease.Deployment.BackendId));
             args.Add(lease.Id);
         }
-        foreach (var hold in holds.Where(h => h.Shared && !h.IsSettled))
+        // Only a key with a parallel limit has its requests in a lease set (see LiveScripts.Admit).
+        foreach (var hold in holds.Where(h => h is { Shared: true, IsSettled: false, Key.MaxParallel: not null }))
         {
             keys.Add(LiveKeys.KeyLeases(hold.Key.KeyId));
             args.Add(hold.RequestId);

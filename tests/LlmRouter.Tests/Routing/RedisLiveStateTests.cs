@@ -102,6 +102,27 @@ public sealed class RedisLiveStateTests : LiveStateContract, IClassFixture<Redis
     }
 
     [Fact]
+    public async Task AdmitAndSettle_KeyWithRpmAndTpm_RedisRunsThirteenCommands()
+    {
+        var only = new[] { Dep(Id("a")) };
+        var key = new KeyAdmission { KeyId = Guid.NewGuid(), RpmLimit = 1_000, TpmLimit = 1_000_000, ReserveTokens = 10 };
+        // The first request seeds the key and creates this minute's counters.
+        await SettleAsync(await AdmitAsync(only, key: key), tokens: 7);
+        var before = await _redis.Server.CommandCallsAsync();
+
+        await SettleAsync(await AdmitAsync(only, key: key), tokens: 7);
+
+        // Redis's work per request is mostly its commands: admission reads the key's and the deployment's counters
+        // (2 MGET) and in-flight count (ZCOUNT), adds the lease (ZADD, PEXPIRE) and counts the request and its reserve
+        // (4 INCRBY); the settle removes the lease (ZREM) and corrects the token counts (3 INCRBY). Nothing is kept
+        // that nothing reads: no backend set without a per-backend limit, no key set without a parallel limit, no time to
+        // first token without latency-based routing.
+        var after = await _redis.Server.CommandCallsAsync();
+        var made = after.Select(c => (c.Key, Calls: c.Value - before.GetValueOrDefault(c.Key))).Where(c => c.Calls > 0).ToList();
+        Assert.True(made.Sum(c => c.Calls) == 13, string.Join(", ", made.Select(c => $"{c.Key} {c.Calls}")));
+    }
+
+    [Fact]
     public async Task Admit_ManyAtOnce_ShareScriptCalls_EachGetsItsOwnAnswer_LimitsHold()
     {
         var deployments = new[] { Dep(Id("a"), maxParallel: 6), Dep(Id("b"), maxParallel: 6) };

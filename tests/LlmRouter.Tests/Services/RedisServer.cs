@@ -66,6 +66,30 @@ public sealed class RedisServer : IAsyncDisposable
         return long.TryParse(text.Trim(), CultureInfo.InvariantCulture, out var n) ? n : 0;
     }
 
+    /// <summary>
+    /// Commands Redis has run, by name, counting those run inside scripts (<c>INFO commandstats</c>), without the
+    /// script calls themselves and this query's own.
+    /// </summary>
+    public async Task<Dictionary<string, long>> CommandCallsAsync()
+    {
+        var info = new ProcessStartInfo("redis-cli") { RedirectStandardOutput = true, RedirectStandardError = true };
+        foreach (var arg in (string[])["-p", Port.ToString(CultureInfo.InvariantCulture), "INFO", "commandstats"]) info.ArgumentList.Add(arg);
+        using var process = Process.Start(info) ?? throw new InvalidOperationException("redis-cli did not start");
+        var text = await process.StandardOutput.ReadToEndAsync();
+        await process.WaitForExitAsync();
+        var calls = new Dictionary<string, long>();
+        foreach (var line in text.Split('\n', StringSplitOptions.TrimEntries | StringSplitOptions.RemoveEmptyEntries))
+        {
+            // cmdstat_zadd:calls=3,usec=10,...
+            if (!line.StartsWith("cmdstat_", StringComparison.Ordinal)) continue;
+            var name = line["cmdstat_".Length..line.IndexOf(':', StringComparison.Ordinal)];
+            if (name is "evalsha" or "eval" or "info" or "ping" or "client|setname" or "config|get" or "cluster|info" or "echo") continue;
+            var count = line[(line.IndexOf("calls=", StringComparison.Ordinal) + 6)..];
+            calls[name] = long.Parse(count[..count.IndexOf(',', StringComparison.Ordinal)], CultureInfo.InvariantCulture);
+        }
+        return calls;
+    }
+
     /// <summary>Deployment slots held in Redis now, by every replica together (live leases and spares alike).</summary>
     public Task<long> DeploymentLeasesAsync()
     {
