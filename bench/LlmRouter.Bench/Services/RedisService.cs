@@ -39,5 +39,18 @@ internal sealed class RedisService : IAsyncDisposable
         return calls;
     }
 
+    /// <summary>CPU time the server has used (<c>INFO cpu</c>, user and system): Redis is one thread shared by every replica.</summary>
+    public async Task<TimeSpan> CpuTimeAsync()
+    {
+        var text = await BenchProcess.RunAsync("redis-cli", "-p", Port.ToString(CultureInfo.InvariantCulture), "INFO", "cpu");
+        var seconds = 0.0;
+        foreach (var line in text.Split('\n', StringSplitOptions.TrimEntries))
+        {
+            if (line.StartsWith("used_cpu_user:", StringComparison.Ordinal) || line.StartsWith("used_cpu_sys:", StringComparison.Ordinal))
+                seconds += double.Parse(line.Split(':', 2)[1], CultureInfo.InvariantCulture);
+        }
+        return TimeSpan.FromSeconds(seconds);
+    }
+
     public ValueTask DisposeAsync() => _process.DisposeAsync();
 }
