@@ -34,6 +34,15 @@ internal sealed partial class UsageWriter : BackgroundService, IUsageSink
     private DateTimeOffset _retryAt;
     private DateTimeOffset _replayBlockedUntil;
 
+    /// <summary>
+    /// Rows in <see cref="_pending"/> (about: a write counts after it lands, a read after it is taken). With
+    /// <see cref="_fillAt"/> and <see cref="_filled"/> a write can tell the loop a batch is full, so the loop waits out
+    /// a flush window without waking for every row.
+    /// </summary>
+    private int _queued;
+    private int _fillAt = int.MaxValue;
+    private TaskCompletionSource? _filled;
+
     private int _ran;
     private long _discarded, _overflowed, _written, _duplicates, _spilled, _replayed, _rejected;
 
@@ -59,6 +68,9 @@ internal sealed partial class UsageWriter : BackgroundService, IUsageSink
 
     internal UsageSpillFile Spill => _spill;
 
+    /// <summary>The write loop holds a partial batch and waits out its flush window (for tests).</summary>
+    internal bool WaitingOutWindow => Volatile.Read(ref _filled) is not null;
+
     internal UsageWriterStats Stats => new(
         Interlocked.Read(ref _discarded), Interlocked.Read(ref _overflowed), Interlocked.Read(ref _written),
         Interlocked.Read(ref _duplicates), Interlocked.Read(ref _spilled), Interlocked.Read(ref _replayed),
@@ -72,7 +84,11 @@ internal sealed partial class UsageWriter : BackgroundService, IUsageSink
             Interlocked.Increment(ref _discarded);
             return;
         }
-        if (_pending.Writer.TryWrite(record)) return;
+        if (_pending.Writer.TryWrite(record))
+        {
+            if (Interlocked.Increment(ref _queued) >= Volatile.Read(ref _fillAt)) Volatile.Read(ref _filled)?.TrySetResult();
+            return;
+        }
         Interlocked.Increment(ref _overflowed);
         if (_overflow.Writer.TryWrite(record)) return;
         // Shutdown has drained already: a request that finished later goes straight to disk.
@@ -178,21 +194,45 @@ internal sealed partial class UsageWriter : BackgroundService, IUsageSink
                 : Max(_retryAt, _replayBlockedUntil) - _time.GetUtcNow();
             if (!await WaitForRowsAsync(reader, idle, stoppingToken)) return;
         }
-        using var window = new CancellationTokenSource(_options.FlushInterval, _time);
-        using var linked = CancellationTokenSource.CreateLinkedTokenSource(stoppingToken, window.Token);
+        var closes = _time.GetTimestamp() + (long)(_options.FlushInterval.TotalSeconds * _time.TimestampFrequency);
         while (true)
         {
-            while (batch.Count < _options.MaxBatchRows && reader.TryRead(out var row)) batch.Add(row);
-            if (batch.Count >= _options.FlushAtRows) return;
+            TakePending(batch);
+            var open = _time.GetElapsedTime(_time.GetTimestamp(), closes);
+            if (batch.Count >= _options.FlushAtRows || open <= TimeSpan.Zero) return;
+            // Wait out the window without waking for every row (a thread wake-up per request on a busy core): the
+            // write that fills the batch ends the wait early.
+            var filled = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+            Volatile.Write(ref _filled, filled);
+            Volatile.Write(ref _fillAt, _options.FlushAtRows - batch.Count);
+            if (Volatile.Read(ref _queued) >= _options.FlushAtRows - batch.Count) filled.TrySetResult();
             try
             {
-                if (!await reader.WaitToReadAsync(linked.Token)) return;
+                await filled.Task.WaitAsync(open, _time, stoppingToken);
             }
-            catch (OperationCanceledException) when (!stoppingToken.IsCancellationRequested)
+            catch (TimeoutException)
             {
+                TakePending(batch);
                 return;
             }
+            finally
+            {
+                Volatile.Write(ref _fillAt, int.MaxValue);
+                Volatile.Write(ref _filled, null);
+            }
         }
+    }
+
+    /// <summary>Moves rows from the channel into the batch, up to <see cref="UsageWriterOptions.MaxBatchRows"/>.</summary>
+    private void TakePending(List<UsageRecord> batch)
+    {
+        var taken = 0;
+        while (batch.Count < _options.MaxBatchRows && _pending.Reader.TryRead(out var row))
+        {
+            batch.Add(row);
+            taken++;
+        }
+        if (taken > 0) Interlocked.Add(ref _queued, -taken);
     }
 
     private async Task<bool> WaitForRowsAsync(ChannelReader<UsageRecord> reader, TimeSpan timeout, CancellationToken stoppingToken)
@@ -236,10 +276,9 @@ internal sealed partial class UsageWriter : BackgroundService, IUsageSink
         _pending.Writer.TryComplete();
         batch.AddRange(_held);
         _held.Clear();
-        var reader = _pending.Reader;
         while (true)
         {
-            while (batch.Count < _options.MaxBatchRows && reader.TryRead(out var row)) batch.Add(row);
+            TakePending(batch);
             if (batch.Count == 0) return;
             await WriteAsync(batch);
             batch.Clear();

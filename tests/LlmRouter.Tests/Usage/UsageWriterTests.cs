@@ -104,6 +104,25 @@ public sealed class UsageWriterTests(UsagePostgres postgres) : IClassFixture<Usa
     }
 
     [Fact]
+    public async Task Record_AFullBatch_IsWrittenWithoutWaitingForTheInterval()
+    {
+        var db = await postgres.CreateDatabaseAsync();
+        var rows = Rows(100);
+        using var writer = Writer(db, SpillPath(), o => o with { FlushInterval = TimeSpan.FromHours(1), FlushAtRows = 100 });
+        await writer.StartAsync(default);
+
+        // One row opens a flush window, which the loop waits out without waking for each row that follows.
+        writer.Record(rows[0]);
+        await EventuallyAsync(() => Task.FromResult(writer.WaitingOutWindow), TimeSpan.FromSeconds(30), () => "the loop never waited out a window");
+        foreach (var row in rows.Skip(1)) writer.Record(row);
+
+        // The write that fills the batch ends that wait: the rows do not wait out the hour.
+        await WaitForRowsAsync(db, 100);
+        await writer.StopAsync(default);
+        Assert.Equal(100, await ScalarAsync(db, "SELECT count(*) FROM usage"));
+    }
+
+    [Fact]
     public async Task StopAsync_BeforeTheLoopEverRan_StillFlushes()
     {
         var db = await postgres.CreateDatabaseAsync();
