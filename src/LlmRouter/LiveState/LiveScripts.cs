@@ -30,7 +30,7 @@ internal static class LiveScripts
     /// </summary>
     public static readonly RedisScript Admit = new($$"""
         -- Arguments go back to Redis as the strings they came in as: a Lua number passed to redis.call is formatted
-        -- with sprintf, which was a tenth of Redis's time per request.
+        -- with sprintf, and with parsing that was about 7% of Redis's time per request.
         local function num(v) return tonumber(v or '0') or 0 end
         -- Leases are scored by expiry: those past it do not count (the heartbeat's renewal sweeps them out).
         local function live(k, after) return redis.call('ZCOUNT', k, after, '+inf') end

@@ -199,12 +199,13 @@ internal sealed partial class UsageWriter : BackgroundService, IUsageSink
         {
             TakePending(batch);
             var open = _time.GetElapsedTime(_time.GetTimestamp(), closes);
-            if (batch.Count >= _options.FlushAtRows || open <= TimeSpan.Zero) return;
+            if (batch.Count >= Math.Min(_options.FlushAtRows, _options.MaxBatchRows) || open <= TimeSpan.Zero) return;
             // Wait out the window without waking for every row (a thread wake-up per request on a busy core): the
             // write that fills the batch ends the wait early.
             var filled = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
             Volatile.Write(ref _filled, filled);
-            Volatile.Write(ref _fillAt, _options.FlushAtRows - batch.Count);
+            // A full fence before reading the count, as Record has one after writing it: one of the two sees the other.
+            Interlocked.Exchange(ref _fillAt, _options.FlushAtRows - batch.Count);
             if (Volatile.Read(ref _queued) >= _options.FlushAtRows - batch.Count) filled.TrySetResult();
             try
             {
