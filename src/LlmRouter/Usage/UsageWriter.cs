@@ -35,7 +35,7 @@ internal sealed partial class UsageWriter : BackgroundService, IUsageSink
     private DateTimeOffset _replayBlockedUntil;
 
     /// <summary>
-    /// Rows in <see cref="_pending"/> (about: a write counts after it lands, a read after it is taken). With
+    /// Rows in <see cref="_pending"/>, near enough: a write is counted just after it lands, a read just after. With
     /// <see cref="_fillAt"/> and <see cref="_filled"/> a write can tell the loop a batch is full, so the loop waits out
     /// a flush window without waking for every row.
     /// </summary>
