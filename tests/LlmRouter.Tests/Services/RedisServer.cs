@@ -58,12 +58,19 @@ public sealed class RedisServer : IAsyncDisposable
     /// </summary>
     public async Task<long> CliNumberAsync(params string[] command)
     {
+        var text = await CliAsync(["--raw", .. command]);
+        return long.TryParse(text.Trim(), CultureInfo.InvariantCulture, out var n) ? n : 0;
+    }
+
+    /// <summary>Runs redis-cli against this server and returns what it printed.</summary>
+    private async Task<string> CliAsync(string[] arguments)
+    {
         var info = new ProcessStartInfo("redis-cli") { RedirectStandardOutput = true, RedirectStandardError = true };
-        foreach (var arg in (string[])["-p", Port.ToString(CultureInfo.InvariantCulture), "--raw", .. command]) info.ArgumentList.Add(arg);
+        foreach (var arg in (string[])["-p", Port.ToString(CultureInfo.InvariantCulture), .. arguments]) info.ArgumentList.Add(arg);
         using var process = Process.Start(info) ?? throw new InvalidOperationException("redis-cli did not start");
         var text = await process.StandardOutput.ReadToEndAsync();
         await process.WaitForExitAsync();
-        return long.TryParse(text.Trim(), CultureInfo.InvariantCulture, out var n) ? n : 0;
+        return text;
     }
 
     /// <summary>
@@ -72,11 +79,7 @@ public sealed class RedisServer : IAsyncDisposable
     /// </summary>
     public async Task<Dictionary<string, long>> CommandCallsAsync()
     {
-        var info = new ProcessStartInfo("redis-cli") { RedirectStandardOutput = true, RedirectStandardError = true };
-        foreach (var arg in (string[])["-p", Port.ToString(CultureInfo.InvariantCulture), "INFO", "commandstats"]) info.ArgumentList.Add(arg);
-        using var process = Process.Start(info) ?? throw new InvalidOperationException("redis-cli did not start");
-        var text = await process.StandardOutput.ReadToEndAsync();
-        await process.WaitForExitAsync();
+        var text = await CliAsync(["INFO", "commandstats"]);
         var calls = new Dictionary<string, long>();
         foreach (var line in text.Split('\n', StringSplitOptions.TrimEntries | StringSplitOptions.RemoveEmptyEntries))
         {
