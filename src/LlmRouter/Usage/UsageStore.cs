@@ -1,3 +1,4 @@
+using System.Data;
 using Npgsql;
 using NpgsqlTypes;
 
@@ -7,8 +8,10 @@ namespace LlmRouter.Usage;
 /// Writes usage batches: one statement inserts the rows, adds exactly the newly inserted ones to the daily
 /// rollup and bumps the keys' <c>last_used_at</c>. The statement is atomic and idempotent (ON CONFLICT on the
 /// router-generated id), so a batch whose commit outcome is unknown can simply be written again.
+/// One caller at a time (the usage writer's loop): the store keeps one connection open with the statement prepared on
+/// it, so a batch is one statement on the server, with no parse and plan and no connection reset around it.
 /// </summary>
-internal sealed class UsageStore(NpgsqlDataSource source, TimeProvider time)
+internal sealed class UsageStore(NpgsqlDataSource source, TimeProvider time) : IDisposable, IAsyncDisposable
 {
     /// <summary>How long a missing <c>api_keys</c> table is believed missing (the key migration may run later).</summary>
     private static readonly TimeSpan ApiKeysRecheck = TimeSpan.FromSeconds(10);
@@ -17,12 +20,34 @@ internal sealed class UsageStore(NpgsqlDataSource source, TimeProvider time)
 
     private bool _apiKeysExist;
     private DateTimeOffset _apiKeysCheckedAt = DateTimeOffset.MinValue;
+    private NpgsqlConnection? _connection;
 
     /// <summary>Writes the rows; returns how many were new (the rest were already there).</summary>
     public async Task<int> InsertAsync(IReadOnlyList<UsageRecord> rows, CancellationToken cancellationToken)
     {
         if (rows.Count == 0) return 0;
-        await using var connection = await source.OpenConnectionAsync(cancellationToken);
+        for (var attempt = 1; ; attempt++)
+        {
+            var reused = _connection is not null;
+            var connection = _connection ??= await source.OpenConnectionAsync(cancellationToken);
+            try
+            {
+                return await InsertOnAsync(connection, rows, cancellationToken);
+            }
+            catch (Exception) when (connection.State != ConnectionState.Open)
+            {
+                // The connection broke (Postgres restarted, an idle connection was closed): the next call opens a new one.
+                _connection = null;
+                await connection.DisposeAsync();
+                // A connection that sat open since the last batch may have been closed meanwhile: try once on a fresh one
+                // before the writer counts Postgres as down (safe even if the batch landed: the statement is idempotent).
+                if (!reused || attempt > 1 || cancellationToken.IsCancellationRequested) throw;
+            }
+        }
+    }
+
+    private async Task<int> InsertOnAsync(NpgsqlConnection connection, IReadOnlyList<UsageRecord> rows, CancellationToken cancellationToken)
+    {
         for (var attempt = 1; ; attempt++)
         {
             var withLastUsed = await ApiKeysExistAsync(connection, cancellationToken);
@@ -33,7 +58,7 @@ internal sealed class UsageStore(NpgsqlDataSource source, TimeProvider time)
                     CommandTimeout = CommandTimeoutSeconds,
                 };
                 AddColumns(command.Parameters, rows);
-                // Prepared once per pooled connection (later calls find it by its text): without it, Postgres parses and
+                // Prepared once on this connection (later commands find it by its text): without it, Postgres parses and
                 // plans the four-part statement for every batch, about a fifth of the batch's CPU on the database.
                 await command.PrepareAsync(cancellationToken);
                 return Convert.ToInt32(await command.ExecuteScalarAsync(cancellationToken));
@@ -48,6 +73,21 @@ internal sealed class UsageStore(NpgsqlDataSource source, TimeProvider time)
                 // Two replicas bumping the same rollup rows; the statement rolled back as a whole, so just run it again.
             }
         }
+    }
+
+    public async ValueTask DisposeAsync()
+    {
+        if (_connection is { } connection)
+        {
+            _connection = null;
+            await connection.DisposeAsync();
+        }
+    }
+
+    public void Dispose()
+    {
+        _connection?.Dispose();
+        _connection = null;
     }
 
     private async ValueTask<bool> ApiKeysExistAsync(NpgsqlConnection connection, CancellationToken cancellationToken)

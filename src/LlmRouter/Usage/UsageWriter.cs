@@ -149,6 +149,7 @@ internal sealed partial class UsageWriter : BackgroundService, IUsageSink
         await spilling;
         _replay?.Dispose();
         _replay = null;
+        await _store.DisposeAsync();
     }
 
     /// <summary>
@@ -175,6 +176,7 @@ internal sealed partial class UsageWriter : BackgroundService, IUsageSink
         base.Dispose();
         _abort.Dispose();
         _replay?.Dispose();
+        _store?.Dispose();
     }
 
     /// <summary>Fills the batch until <see cref="UsageWriterOptions.FlushAtRows"/> rows or one interval after the first row.</summary>

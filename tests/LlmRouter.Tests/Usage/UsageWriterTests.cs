@@ -68,6 +68,21 @@ public sealed class UsageWriterTests(UsagePostgres postgres) : IClassFixture<Usa
     }
 
     [Fact]
+    public async Task InsertBatch_AfterPostgresClosedTheStoresConnection_LandsOnANewOne()
+    {
+        var db = await postgres.CreateDatabaseAsync();
+        await using var source = NpgsqlDataSource.Create(db);
+        await using var store = new UsageStore(source, TimeProvider.System);
+        Assert.Equal(100, await store.InsertAsync(Rows(100), default));
+
+        // The connection the store keeps between batches goes away (Postgres restarted, an idle timeout, a proxy).
+        Assert.True(await ScalarAsync(db, "SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity WHERE datname = current_database() AND pid <> pg_backend_pid()") >= 1);
+
+        Assert.Equal(50, await store.InsertAsync(Rows(50, seed: 100), default));
+        Assert.Equal(150, await ScalarAsync(db, "SELECT count(*) FROM usage"));
+    }
+
+    [Fact]
     public async Task Record_SameRowTwice_StoredAndCountedOnce()
     {
         var db = await postgres.CreateDatabaseAsync();
