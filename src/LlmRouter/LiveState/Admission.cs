@@ -86,7 +86,7 @@ internal sealed record AdmissionResult
 
 /// <summary>A held deployment slot. Settled exactly once; until then the heartbeat keeps it alive.</summary>
 /// <param name="onBackend">Also counted in its backend's set, for <c>max_parallel_requests_per_backend</c>.</param>
-internal sealed class Lease(string id, Deployment deployment, bool shared, bool onBackend = false)
+internal sealed class Lease(string id, Deployment deployment, bool shared, bool onBackend = false, bool quiet = false)
 {
     private int _settled;
 
@@ -95,6 +95,11 @@ internal sealed class Lease(string id, Deployment deployment, bool shared, bool 
     /// <summary>Held in Redis (true) or in this process (false).</summary>
     public bool Shared { get; } = shared;
     public bool OnBackend { get; } = onBackend;
+    /// <summary>
+    /// No admission reads what this lease counts while it is held (<see cref="SpareAdmissions.Quiet"/>): its settle may
+    /// wait a moment to share a Redis call.
+    /// </summary>
+    public bool Quiet { get; } = quiet;
 
     public bool TrySettle() => Interlocked.Exchange(ref _settled, 1) == 0;
     public bool IsSettled => Volatile.Read(ref _settled) == 1;

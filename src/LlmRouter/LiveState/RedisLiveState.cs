@@ -28,6 +28,7 @@ internal sealed partial class RedisLiveState : ILiveState, IDisposable
     private readonly ILogger<RedisLiveState> _logger;
     private readonly GroupCommit<AdmissionRequest, RedisResult> _admissions;
     private readonly GroupCommit<SettleRequest, bool> _settles;
+    private readonly RidingSettles _riding;
     private readonly SpareAdmissions? _spares;
     private readonly HotKeys _names = new();
     private readonly ConcurrentDictionary<string, Lease> _held = new(StringComparer.Ordinal);
@@ -40,8 +41,9 @@ internal sealed partial class RedisLiveState : ILiveState, IDisposable
 
     /// <param name="settings">Null: no spares (as with <c>prefetch_admissions: false</c>).</param>
     /// <param name="time">The clock requests are admitted by; the system's when null.</param>
+    /// <param name="settleWait">The longest a quiet settle waits to ride with an admission call (<see cref="RidingSettles"/>).</param>
     public RedisLiveState(RedisConnection redis, LocalLiveState local, ILogger<RedisLiveState> logger, RouterSettings? settings = null,
-        TimeProvider? time = null)
+        TimeProvider? time = null, TimeSpan? settleWait = null)
     {
         _redis = redis;
         _local = local;
@@ -49,6 +51,7 @@ internal sealed partial class RedisLiveState : ILiveState, IDisposable
         _time = time ?? TimeProvider.System;
         _admissions = new GroupCommit<AdmissionRequest, RedisResult>(SendAdmissionsAsync, MaxBatch);
         _settles = new GroupCommit<SettleRequest, bool>(SendSettlesAsync, MaxBatch);
+        _riding = new RidingSettles((batch, riding) => SendSettlesAsync(batch, riding), MaxBatch, settleWait ?? RidingSettles.DefaultWait);
         if (settings is { PrefetchAdmissions: true }) _spares = new SpareAdmissions(_time, AdmitSpareAsync, ReleaseSpareAsync);
     }
 
@@ -129,7 +132,11 @@ internal sealed partial class RedisLiveState : ILiveState, IDisposable
     /// <summary>Gives back every spare (at shutdown, before the last settles are waited for).</summary>
     public Task ReleaseSparesAsync() => _spares?.ReleaseAllAsync() ?? Task.CompletedTask;
 
-    public void Dispose() => _spares?.Dispose();
+    public void Dispose()
+    {
+        _spares?.Dispose();
+        _riding.Dispose();
+    }
 
     private async Task<AdmissionResult> AdmitSharedAsync(AdmissionRequest request)
     {
@@ -158,7 +165,8 @@ internal sealed partial class RedisLiveState : ILiveState, IDisposable
             {
                 Status = AdmissionStatus.Admitted,
                 Deployment = candidates[chosen - 1],
-                Lease = new Lease(request.LeaseId, candidates[chosen - 1], shared: true, onBackend: request.BackendLimit is not null),
+                Lease = new Lease(request.LeaseId, candidates[chosen - 1], shared: true, onBackend: request.BackendLimit is not null,
+                    quiet: SpareAdmissions.Quiet(request)),
                 KeyHold = key is null ? null : new KeyHold(request.RequestId, key, minute, shared: true, nearLimit),
                 RemainingRequests = remainingRequests >= 0 ? remainingRequests : null,
                 RemainingTokens = remainingTokens >= 0 ? remainingTokens : null,
@@ -198,6 +206,8 @@ internal sealed partial class RedisLiveState : ILiveState, IDisposable
             ko += KeysFor(request);
             ao += ArgsFor(request);
         }
+        // Settles waiting to ride go first on the same connection, so Redis runs them before these admissions.
+        _riding.SendWith();
         Interlocked.Increment(ref _roundTrips);
         return (RedisResult[])(await LiveScripts.Admit.EvaluateAsync(db, keys, args))!;
     }
@@ -311,12 +321,18 @@ internal sealed partial class RedisLiveState : ILiveState, IDisposable
         var sharedLease = lease is { Shared: true } ? lease : null;
         var sharedHold = hold is { Shared: true } ? hold : null;
         if (sharedLease is null && sharedHold is null) return Task.CompletedTask;
-        return _settles.SendAsync(sharedLease == request.Lease && sharedHold == request.KeyHold
-            ? request : request with { Lease = sharedLease, KeyHold = sharedHold });
+        var shared = sharedLease == request.Lease && sharedHold == request.KeyHold ? request : request with { Lease = sharedLease, KeyHold = sharedHold };
+        // A failure counts toward a cooldown at once, and a key near its limit needs the real count before its next request.
+        return sharedLease is { Quiet: true } && !request.Failed && sharedHold is not { NearLimit: true }
+            ? _riding.Add(shared)
+            : _settles.SendAsync(shared);
     }
 
     /// <summary>One script call for every settle that queued up while the previous call was under way.</summary>
-    private async Task<bool[]> SendSettlesAsync(IReadOnlyList<SettleRequest> batch)
+    private Task<bool[]> SendSettlesAsync(IReadOnlyList<SettleRequest> batch) => SendSettlesAsync(batch, riding: false);
+
+    /// <param name="riding">Sent just ahead of an admission call, in the same round trip: not counted as one of its own.</param>
+    private async Task<bool[]> SendSettlesAsync(IReadOnlyList<SettleRequest> batch, bool riding)
     {
         var settled = new bool[batch.Count];
         try
@@ -327,7 +343,7 @@ internal sealed partial class RedisLiveState : ILiveState, IDisposable
             var args = new RedisValue[batch.Count * LiveScripts.SettleArgs];
             for (var i = 0; i < batch.Count; i++)
                 WriteSettle(batch[i], keys.AsSpan(i * LiveScripts.SettleKeys, LiveScripts.SettleKeys), args.AsSpan(i * LiveScripts.SettleArgs, LiveScripts.SettleArgs));
-            Interlocked.Increment(ref _roundTrips);
+            if (!riding) Interlocked.Increment(ref _roundTrips);
             var cooling = (RedisResult[])(await LiveScripts.Settle.EvaluateAsync(db, keys, args))!;
             Array.Fill(settled, true);
             foreach (var position in cooling)

@@ -83,9 +83,15 @@ internal sealed class SpareAdmissions : IDisposable
     public int Taking => Volatile.Read(ref _fetching);
 
     /// <summary>Whether <paramref name="request"/> may take a spare, and have one taken after it.</summary>
-    public static bool Applies(AdmissionRequest request)
+    public static bool Applies(AdmissionRequest request) => request.MayUseSpare && Quiet(request);
+
+    /// <summary>
+    /// Whether nothing that admits requests reads what <paramref name="request"/>'s admission counts while it runs: no
+    /// parallel limit (key, deployment or backend), no deployment rpm/tpm, no least-busy choice among several.
+    /// </summary>
+    public static bool Quiet(AdmissionRequest request)
     {
-        if (!request.MayUseSpare || request.BackendLimit is not null || request.Key is { MaxParallel: not null }) return false;
+        if (request.BackendLimit is not null || request.Key is { MaxParallel: not null }) return false;
         // Least-busy picks by the in-flight counts of the moment: a choice made ahead could be stale when it is used.
         if (request.LeastBusy && request.Candidates.Count > 1) return false;
         foreach (var candidate in request.Candidates)

@@ -102,6 +102,57 @@ public sealed class RedisLiveStateTests : LiveStateContract, IClassFixture<Redis
     }
 
     [Fact]
+    public async Task Settle_OfAQuietRequest_RidesWithTheNextAdmission_OneRoundTripEach()
+    {
+        // One deployment and no limit that reads in-flight counts: no admission reads what a request counts while it runs.
+        // A settle then waits (here as long as the test needs) for the next admission call and goes out just ahead of it.
+        var connection = new RedisConnection(new GeneralSettings { RedisUrl = $"redis://{_redis.Server.Url}" }, NullLogger<RedisConnection>.Instance);
+        await connection.StartAsync();
+        using var state = new RedisLiveState(connection, new LocalLiveState(), NullLogger<RedisLiveState>.Instance, time: Clock,
+            settleWait: TimeSpan.FromMinutes(1));
+        var only = new[] { Dep(Id("quiet")) };
+        var first = await Admit(state, only, key: null);
+        var before = state.RoundTrips;
+
+        var settled = state.SettleAsync(new SettleRequest { Lease = first.Lease, Now = Clock.GetUtcNow(), AllowedFails = 3, FailureWindow = TimeSpan.FromMinutes(1), CooldownTime = TimeSpan.FromSeconds(30) });
+        Assert.Equal(before, state.RoundTrips);
+        Assert.False(settled.IsCompleted);
+        var second = await Admit(state, only, key: null);
+        await settled;
+
+        // One round trip for the settle and the admission, and Redis released the first request before it admitted the second.
+        Assert.Equal(before + 1, state.RoundTrips);
+        Assert.Equal(0, second.Stats[only[0].Id].InFlight);
+        await connection.DisposeAsync();
+    }
+
+    [Fact]
+    public async Task Settle_OfAQuietRequest_WithNoAdmissionAfterIt_LandsWithinItsWait()
+    {
+        var only = new[] { Dep(Id("alone")) };
+        var first = await AdmitAsync(only);
+        var before = _state.RoundTrips;
+
+        await SettleAsync(first).WaitAsync(TimeSpan.FromSeconds(10));
+
+        Assert.Equal(before + 1, _state.RoundTrips);
+        Assert.Equal(0, (await AdmitAsync(only)).Stats[only[0].Id].InFlight);
+    }
+
+    [Fact]
+    public async Task Settle_Failed_GoesAtOnce_NotWaitingToRide()
+    {
+        var only = new[] { Dep(Id("failing")) };
+        var first = await AdmitAsync(only);
+        var before = _state.RoundTrips;
+
+        // Counted toward a cooldown now: its own call starts before SettleAsync returns.
+        var settled = SettleAsync(first, failed: true);
+        Assert.Equal(before + 1, _state.RoundTrips);
+        await settled;
+    }
+
+    [Fact]
     public async Task AdmitAndSettle_KeyWithRpmAndTpm_RedisRunsThirteenCommands()
     {
         var only = new[] { Dep(Id("a")) };
