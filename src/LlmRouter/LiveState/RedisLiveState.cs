@@ -38,6 +38,8 @@ internal sealed partial class RedisLiveState : ILiveState, IDisposable
     private int _fallbackLogged;
     /// <summary>Timestamp (<see cref="TimeProvider.GetTimestamp"/>) before which Redis, last seen stuck, is not asked.</summary>
     private long _stuckUntil;
+    /// <summary>1 once an admission has come back from Redis: only then does a timeout mean Redis is stuck.</summary>
+    private int _answered;
 
     /// <param name="settings">Null: no spares (as with <c>prefetch_admissions: false</c>).</param>
     /// <param name="time">The clock requests are admitted by; the system's when null.</param>
@@ -89,13 +91,16 @@ internal sealed partial class RedisLiveState : ILiveState, IDisposable
             {
                 result = shared = await AdmitSharedAsync(request);
                 Volatile.Write(ref _fallbackLogged, 0);
+                if (Volatile.Read(ref _answered) == 0) Volatile.Write(ref _answered, 1);
             }
             catch (Exception e) when (e is RedisException or RedisUnavailableException or TimeoutException)
             {
                 // Once per outage, not once per request.
                 if (Interlocked.Exchange(ref _fallbackLogged, 1) == 0) Log.Fallback(_logger, e.GetType().Name);
-                // A stuck Redis would cost every request the whole timeout: leave it alone for a while.
-                if (e is TimeoutException)
+                // A stuck Redis would cost every request the whole timeout: leave it alone for a while. Not before it has
+                // answered once: a replica's first calls can be slow for its own reasons (starting on a busy machine),
+                // and counting alone for the pause would let each replica admit up to a key's whole limit.
+                if (e is TimeoutException && Volatile.Read(ref _answered) == 1)
                     Volatile.Write(ref _stuckUntil, _time.GetTimestamp() + (long)(StuckPause.TotalSeconds * _time.TimestampFrequency));
                 result = await _local.AdmitAsync(request);
             }

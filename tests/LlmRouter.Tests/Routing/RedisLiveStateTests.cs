@@ -233,6 +233,58 @@ public sealed class RedisLiveStateTests : LiveStateContract, IClassFixture<Redis
     }
 
     [Fact]
+    public async Task FirstCall_TimedOut_FallsBackForThatRequestOnly_RedisAskedAgainAtOnce()
+    {
+        var server = await RedisServer.StartAsync();
+        await using var stopServer = server;
+        var (connection, state) = await ConnectAsync(server);
+        await using var _ = connection;
+        var only = new[] { Dep(Id("cold")) };
+
+        // The replica's very first admission gets no answer within the call timeout.
+        await server.PauseAsync();
+        AdmissionResult first;
+        try
+        {
+            first = await Admit(state, only, key: null);
+        }
+        finally
+        {
+            await server.ResumeAsync();
+        }
+        Assert.False(first.Lease!.Shared);
+
+        // Redis has never answered this replica, so that is no sign it is stuck: the next request asks it again.
+        Assert.True(state.IsShared);
+        Assert.True((await Admit(state, only, key: null)).Lease!.Shared);
+    }
+
+    [Fact]
+    public async Task CallTimedOut_AfterRedisHadAnswered_NextRequestsCountLocallyForAWhile()
+    {
+        var server = await RedisServer.StartAsync();
+        await using var stopServer = server;
+        var (connection, state) = await ConnectAsync(server);
+        await using var _ = connection;
+        var only = new[] { Dep(Id("stuck")) };
+        Assert.True((await Admit(state, only, key: null)).Lease!.Shared);
+
+        await server.PauseAsync();
+        try
+        {
+            Assert.False((await Admit(state, only, key: null)).Lease!.Shared);
+        }
+        finally
+        {
+            await server.ResumeAsync();
+        }
+
+        // A Redis that answered before and then did not is treated as stuck: requests do not wait for it meanwhile.
+        Assert.False(state.IsShared);
+        Assert.False((await Admit(state, only, key: null)).Lease!.Shared);
+    }
+
+    [Fact]
     public async Task Redis_RestartedWithoutState_RebuildsFromLiveLeasesAndNeverGoesNegative()
     {
         var server = await RedisServer.StartAsync();
