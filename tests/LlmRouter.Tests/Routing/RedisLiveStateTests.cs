@@ -37,12 +37,14 @@ public sealed class RedisLiveStateTests : LiveStateContract, IClassFixture<Redis
         (_connection, _state) = await ConnectAsync(_redis.Server, _log);
     }
 
-    private static async Task<(RedisConnection, RedisLiveState)> ConnectAsync(RedisServer server, ILogger<RedisLiveState>? logger = null)
+    private static async Task<(RedisConnection, RedisLiveState)> ConnectAsync(RedisServer server, ILogger<RedisLiveState>? logger = null,
+        TimeProvider? time = null, TimeSpan? settleWait = null)
     {
         var connection = new RedisConnection(new GeneralSettings { RedisUrl = $"redis://{server.Url}" }, NullLogger<RedisConnection>.Instance);
         await connection.StartAsync();
         Assert.True(connection.IsConnected, "the test Redis should be reachable");
-        return (connection, new RedisLiveState(connection, new LocalLiveState(), logger ?? NullLogger<RedisLiveState>.Instance));
+        return (connection, new RedisLiveState(connection, new LocalLiveState(), logger ?? NullLogger<RedisLiveState>.Instance,
+            time: time, settleWait: settleWait));
     }
 
     public async Task DisposeAsync() => await _connection.DisposeAsync();
@@ -106,10 +108,9 @@ public sealed class RedisLiveStateTests : LiveStateContract, IClassFixture<Redis
     {
         // One deployment and no limit that reads in-flight counts: no admission reads what a request counts while it runs.
         // A settle then waits (here as long as the test needs) for the next admission call and goes out just ahead of it.
-        var connection = new RedisConnection(new GeneralSettings { RedisUrl = $"redis://{_redis.Server.Url}" }, NullLogger<RedisConnection>.Instance);
-        await connection.StartAsync();
-        using var state = new RedisLiveState(connection, new LocalLiveState(), NullLogger<RedisLiveState>.Instance, time: Clock,
-            settleWait: TimeSpan.FromMinutes(1));
+        var (connection, state) = await ConnectAsync(_redis.Server, time: Clock, settleWait: TimeSpan.FromMinutes(1));
+        await using var _ = connection;
+        using var disposeState = state;
         var only = new[] { Dep(Id("quiet")) };
         var first = await Admit(state, only, key: null);
         var before = state.RoundTrips;
@@ -123,7 +124,6 @@ public sealed class RedisLiveStateTests : LiveStateContract, IClassFixture<Redis
         // One round trip for the settle and the admission, and Redis released the first request before it admitted the second.
         Assert.Equal(before + 1, state.RoundTrips);
         Assert.Equal(0, second.Stats[only[0].Id].InFlight);
-        await connection.DisposeAsync();
     }
 
     [Fact]
