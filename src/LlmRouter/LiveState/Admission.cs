@@ -163,6 +163,14 @@ internal interface ILiveState
     /// <summary>Releases the slot; may complete after the client has its answer (no one waits for it).</summary>
     Task SettleAsync(SettleRequest request);
 
+    /// <summary>
+    /// Called once a request's answer has gone out (after its settle): work that may wait for it, such as taking
+    /// admissions ahead for the key's next requests, is done now rather than on the request's way.
+    /// </summary>
+    void Finished(Lease? lease, KeyHold? hold)
+    {
+    }
+
     /// <summary>True while counts are shared through Redis; false when process-local.</summary>
     bool IsShared { get; }
 

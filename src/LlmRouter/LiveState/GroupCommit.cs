@@ -32,6 +32,28 @@ internal sealed class GroupCommit<TItem, TResult>(Func<IReadOnlyList<TItem>, Tas
         return results[index];
     }
 
+    /// <summary>Several items in the same call (unless it is full): the result of each, in order.</summary>
+    public Task<TResult>[] SendAll(IReadOnlyList<TItem> items)
+    {
+        Batch batch;
+        int first;
+        bool start;
+        lock (_lock)
+        {
+            batch = _open;
+            first = batch.Items.Count;
+            batch.Items.AddRange(items);
+            start = !_sending;
+            _sending = true;
+        }
+        if (start) _ = SendOpenBatchesAsync();
+        var results = new Task<TResult>[items.Count];
+        for (var i = 0; i < results.Length; i++) results[i] = ResultAsync(batch, first + i);
+        return results;
+    }
+
+    private static async Task<TResult> ResultAsync(Batch batch, int index) => (await batch.Sent.Task)[index];
+
     private async Task SendOpenBatchesAsync()
     {
         while (true)

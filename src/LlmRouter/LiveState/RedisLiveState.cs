@@ -54,7 +54,7 @@ internal sealed partial class RedisLiveState : ILiveState, IDisposable
         _admissions = new GroupCommit<AdmissionRequest, RedisResult>(SendAdmissionsAsync, MaxBatch);
         _settles = new GroupCommit<SettleRequest, bool>(SendSettlesAsync, MaxBatch);
         _riding = new RidingSettles((batch, riding) => SendSettlesAsync(batch, riding), MaxBatch, settleWait ?? RidingSettles.DefaultWait);
-        if (settings is { PrefetchAdmissions: true }) _spares = new SpareAdmissions(_time, AdmitSpareAsync, ReleaseSpareAsync);
+        if (settings is { PrefetchAdmissions: true }) _spares = new SpareAdmissions(_time, AdmitSpares, ReleaseSpareAsync);
     }
 
     public bool IsShared => _redis.IsConnected && !Stuck;
@@ -113,12 +113,25 @@ internal sealed partial class RedisLiveState : ILiveState, IDisposable
         return result;
     }
 
-    /// <summary>A spare is admitted like any request and held (its lease renewed) until a request takes it or it is released.</summary>
-    private async Task<AdmissionResult> AdmitSpareAsync(AdmissionRequest request)
+    /// <summary>Spares are admitted like any request, together in one call, and held (their leases renewed) until a request takes them or they are released.</summary>
+    private Task<AdmissionResult>[] AdmitSpares(IReadOnlyList<AdmissionRequest> requests)
     {
-        var result = await AdmitSharedAsync(request);
+        var replies = _admissions.SendAll(requests);
+        var results = new Task<AdmissionResult>[requests.Count];
+        for (var i = 0; i < results.Length; i++) results[i] = AdmitSpareAsync(requests[i], replies[i]);
+        return results;
+    }
+
+    private async Task<AdmissionResult> AdmitSpareAsync(AdmissionRequest request, Task<RedisResult> reply)
+    {
+        var result = Admitted(request, await reply);
         Hold(result);
         return result;
+    }
+
+    public void Finished(Lease? lease, KeyHold? hold)
+    {
+        if (_spares is { } spares && lease is { Shared: true, Quiet: true }) spares.Finished(hold?.Key.KeyId ?? Guid.Empty, lease.Deployment.ModelName);
     }
 
     /// <summary>Keeps what an admission took, so the heartbeat renews it until it is settled.</summary>
@@ -143,9 +156,12 @@ internal sealed partial class RedisLiveState : ILiveState, IDisposable
         _riding.Dispose();
     }
 
-    private async Task<AdmissionResult> AdmitSharedAsync(AdmissionRequest request)
+    private async Task<AdmissionResult> AdmitSharedAsync(AdmissionRequest request) => Admitted(request, await _admissions.SendAsync(request));
+
+    /// <summary>What Redis's reply to <paramref name="request"/>'s admission says.</summary>
+    private static AdmissionResult Admitted(AdmissionRequest request, RedisResult result)
     {
-        var reply = (RedisResult[])(await _admissions.SendAsync(request))!;
+        var reply = (RedisResult[])result!;
         var now = request.Now;
         var minute = TimeBuckets.Minute(now);
         var candidates = request.Candidates;

@@ -22,11 +22,16 @@ namespace LlmRouter.LiveState;
 /// slot, its key share and its request counts are all given back.
 /// </para>
 /// <para>
-/// One request at a time needs one spare: a request that takes it has the next one taken, and a request that comes
-/// while that one is still being taken is admitted the ordinary way. Requests that come together need more: one that
-/// finds no spare while another request of the same key and group is still being admitted through Redis has one taken
-/// after it as well, up to <see cref="MaxWaiting"/> waiting or being taken. Under load nearly every request then starts
-/// without waiting for Redis, and the spares' admissions share script calls (<see cref="GroupCommit{TItem,TResult}"/>).
+/// A request that takes a spare has it replaced, but not on its own way: the replacement is owed until a request of
+/// the slot has finished (its answer sent, <see cref="Finished"/>), and owed replacements go together, in one script
+/// call, once enough are owed or the slot is down to its last spare. So that one request at a time still finds a spare
+/// while a refill is on its way, a slot whose requests come back to back keeps more than one: two when they come a
+/// second apart, up to <see cref="MaxAhead"/> when they come quickly, so one Redis call serves several requests and none
+/// of them waits for it. Only when a request takes the last spare and none is on its way is the refill sent at once.
+/// Requests that come together need more: one that finds no spare while another request of the same key and group is
+/// still being admitted through Redis has one taken after it at once, up to <see cref="MaxWaiting"/> waiting, being
+/// taken or owed. Under load nearly every request then starts without waiting for Redis, and the spares' admissions
+/// share script calls (<see cref="GroupCommit{TItem,TResult}"/>).
 /// </para>
 /// </summary>
 internal sealed class SpareAdmissions : IDisposable
@@ -43,11 +48,20 @@ internal sealed class SpareAdmissions : IDisposable
     /// </summary>
     public const int MaxWaiting = 32;
 
+    /// <summary>
+    /// Spares kept, at most, for requests that come one after another: with requests every 250 ms or faster, owed
+    /// replacements go in calls of <c>MaxAhead - 2</c>, one call for six requests.
+    /// </summary>
+    public const int MaxAhead = 8;
+
+    /// <summary>Owed replacements are sent at once when a slot has no more spares than this left.</summary>
+    private const int LowWater = 1;
+
     /// <summary>A slot with no request for this long is forgotten.</summary>
     private static readonly TimeSpan Forget = Ttl * 30;
 
     private readonly ConcurrentDictionary<(Guid Key, string Group), Slot> _slots = new();
-    private readonly Func<AdmissionRequest, Task<AdmissionResult>> _admit;
+    private readonly Func<IReadOnlyList<AdmissionRequest>, Task<AdmissionResult>[]> _admit;
     private readonly Func<Spare, Task> _release;
     private readonly TimeProvider _time;
     private readonly ITimer _sweep;
@@ -59,9 +73,9 @@ internal sealed class SpareAdmissions : IDisposable
     private readonly TaskCompletionSource _idle = new(TaskCreationOptions.RunContinuationsAsynchronously);
 
     /// <param name="time">The clock requests are admitted by (their <see cref="AdmissionRequest.Now"/>).</param>
-    /// <param name="admit">Takes one admission in Redis (the spare's).</param>
+    /// <param name="admit">Takes admissions in Redis (the spares'), in one script call: one task per request, in order.</param>
     /// <param name="release">Gives an unused spare back.</param>
-    public SpareAdmissions(TimeProvider time, Func<AdmissionRequest, Task<AdmissionResult>> admit, Func<Spare, Task> release)
+    public SpareAdmissions(TimeProvider time, Func<IReadOnlyList<AdmissionRequest>, Task<AdmissionResult>[]> admit, Func<Spare, Task> release)
     {
         _time = time;
         _admit = admit;
@@ -123,7 +137,9 @@ internal sealed class SpareAdmissions : IDisposable
         try
         {
             // Back to back: this request came within a spare's lifetime of the previous one.
-            var backToBack = now - slot.LastArrival <= Ttl;
+            var gap = now - slot.LastArrival;
+            var backToBack = gap <= Ttl;
+            if (backToBack) slot.Gap = slot.Gap == TimeSpan.MaxValue ? gap : (slot.Gap * 3 + gap) / 4;
             slot.LastArrival = now;
             // Oldest first: a spare that does not fit now (an earlier minute) will not fit a later request either.
             while (slot.Spares.TryDequeue(out var waiting))
@@ -136,13 +152,29 @@ internal sealed class SpareAdmissions : IDisposable
                 (unfit ??= []).Add(waiting);
             }
             slot.Count = slot.Spares.Count;
-            // Replace the spare taken. Without one, take one unless one is on its way already and no other request is
-            // being admitted through Redis meanwhile (one request at a time keeps to one spare).
-            var wanted = spare is not null || slot.Fetching == 0 || slot.Admitting > 0;
-            var fetch = backToBack && wanted && slot.Spares.Count + slot.Fetching < MaxWaiting && StartFetch();
-            if (fetch) slot.Fetching++;
+            var pool = slot.Spares.Count + slot.Fetching + slot.Owed;
+            var fetch = false;
+            var refill = false;
+            if (backToBack && pool < MaxWaiting)
+            {
+                if (spare is not null)
+                {
+                    // Owe its replacement, and one more while the slot keeps fewer than its requests' pace calls for.
+                    slot.Owed += pool + 1 < Target(slot.Gap) ? 2 : 1;
+                    slot.Last = request;
+                    // The last spare gone and none on its way: the next request would find none, so no waiting.
+                    refill = slot.Spares.Count == 0 && slot.Fetching == 0;
+                }
+                else if (slot.Fetching == 0 || slot.Admitting > 0)
+                {
+                    // None found: take one after it, unless one is on its way already and no other request is being
+                    // admitted through Redis meanwhile.
+                    fetch = StartFetch();
+                    if (fetch) slot.Fetching++;
+                }
+            }
             if (spare is null) slot.Admitting++;
-            ticket = new Ticket(slot, fetch, Admitting: spare is null);
+            ticket = new Ticket(slot, fetch, Admitting: spare is null, refill);
         }
         finally
         {
@@ -157,12 +189,16 @@ internal sealed class SpareAdmissions : IDisposable
         return spare.Result;
     }
 
+    /// <summary>How many spares a slot whose requests come <paramref name="gap"/> apart keeps: each lives <see cref="Ttl"/>.</summary>
+    private static int Target(TimeSpan gap) =>
+        gap <= TimeSpan.Zero ? MaxAhead : gap >= Ttl ? 2 : (int)Math.Clamp(Ttl.Ticks / (4 * gap.Ticks), 2, MaxAhead);
+
     /// <summary>Counts a spare about to be taken, unless shutting down (counted first, so shutdown cannot miss it).</summary>
-    private bool StartFetch()
+    private bool StartFetch(int count = 1)
     {
-        Interlocked.Increment(ref _fetching);
+        Interlocked.Add(ref _fetching, count);
         if (!_closed) return true;
-        FetchEnded();
+        for (var i = 0; i < count; i++) FetchEnded();
         return false;
     }
 
@@ -188,24 +224,73 @@ internal sealed class SpareAdmissions : IDisposable
                 if (ticket.Fetch && !fetch) slot.Fetching--;
             }
         }
-        if (fetch) _ = FetchAsync(slot, request);
+        if (fetch) Fetch(slot, request, 1);
         else if (ticket.Fetch) FetchEnded();
+        if (ticket.Refill) Refill(slot, due: false);
     }
 
-    private async Task FetchAsync(Slot slot, AdmissionRequest after)
+    /// <summary>
+    /// Once a request's answer has gone out: sends the replacements its slot owes if enough are owed, or if the slot is
+    /// down to its last spare. Off the request's way, so the Redis call does not hold up its answer.
+    /// </summary>
+    /// <param name="keyId">The request's key (<see cref="Guid.Empty"/> for none).</param>
+    /// <param name="group">The model group it was admitted for.</param>
+    public void Finished(Guid keyId, string group)
     {
-        Spare? spare = null;
-        try
+        if (_slots.TryGetValue((keyId, group), out var slot) && Volatile.Read(ref slot.Owed) > 0) Refill(slot, due: true);
+    }
+
+    /// <param name="due">Only when enough are owed, or the slot is down to its last spare; otherwise whatever is owed.</param>
+    private void Refill(Slot slot, bool due)
+    {
+        int count;
+        AdmissionRequest after;
+        lock (slot)
         {
-            var request = after with
+            if (slot.Owed == 0 || slot.Last is null) return;
+            if (due && slot.Spares.Count > LowWater && slot.Owed < Target(slot.Gap) - 2) return;
+            count = slot.Owed;
+            after = slot.Last;
+            slot.Owed = 0;
+            if (!StartFetch(count)) return;
+            slot.Fetching += count;
+        }
+        Fetch(slot, after, count);
+    }
+
+    /// <summary>Takes <paramref name="count"/> spares like <paramref name="after"/>, in one script call.</summary>
+    private void Fetch(Slot slot, AdmissionRequest after, int count)
+    {
+        var requests = new AdmissionRequest[count];
+        for (var i = 0; i < count; i++)
+        {
+            requests[i] = after with
             {
                 LeaseId = Ids.NewHex(),
                 RequestId = Ids.NewHex(),
                 MayUseSpare = false,
                 Key = after.Key is { } key ? key with { ReserveTokens = key.ReserveTokens * 5 / 4, ReserveMicros = key.ReserveMicros * 5 / 4 } : null,
             };
-            var result = await _admit(request);
-            if (result.Status == AdmissionStatus.Admitted) spare = new Spare(result, request);
+        }
+        Task<AdmissionResult>[]? admitted = null;
+        try
+        {
+            admitted = _admit(requests);
+        }
+        catch (Exception)
+        {
+            // Handled per spare below.
+        }
+        for (var i = 0; i < count; i++) _ = KeepAsync(slot, requests[i], admitted?[i]);
+    }
+
+    /// <summary>Puts a spare in its slot once Redis has admitted it (or gives it back when the slot cannot use it).</summary>
+    private async Task KeepAsync(Slot slot, AdmissionRequest request, Task<AdmissionResult>? admitting)
+    {
+        Spare? spare = null;
+        try
+        {
+            if (admitting is not null && await admitting is { Status: AdmissionStatus.Admitted } result) spare = new Spare(result, request);
         }
         catch (Exception)
         {
@@ -273,6 +358,8 @@ internal sealed class SpareAdmissions : IDisposable
         {
             lock (slot)
             {
+                // Its requests stopped coming: nobody needs the replacements owed.
+                if (now - slot.LastArrival > Ttl) slot.Owed = 0;
                 if (slot is not { Count: 0, Fetching: 0 } || now - slot.LastArrival <= Forget) continue;
                 slot.Forgotten = true;
             }
@@ -318,11 +405,17 @@ internal sealed class SpareAdmissions : IDisposable
     internal sealed class Slot
     {
         public DateTimeOffset LastArrival = DateTimeOffset.MinValue;
+        /// <summary>The time between its requests, averaged over the last few that came back to back.</summary>
+        public TimeSpan Gap = TimeSpan.MaxValue;
         public readonly Queue<Spare> Spares = new();
         /// <summary><see cref="Spares"/>' length, readable without the lock (for the metrics).</summary>
         public int Count;
         /// <summary>Spares being taken for this slot now.</summary>
         public int Fetching;
+        /// <summary>Spares to take once a request has finished (<see cref="Finished"/>), in one call.</summary>
+        public int Owed;
+        /// <summary>The latest request that took a spare: what the owed ones are taken like.</summary>
+        public AdmissionRequest? Last;
         /// <summary>Requests that found no spare and are being admitted through Redis now.</summary>
         public int Admitting;
         /// <summary>Removed by the sweep after a long idle spell: a request that still finds it takes a new one.</summary>
@@ -330,10 +423,10 @@ internal sealed class SpareAdmissions : IDisposable
     }
 
     /// <summary>
-    /// What <see cref="Take"/> leaves for <see cref="After"/>: whether a spare is to be taken after the request, and
-    /// whether the request found none (it is being admitted through Redis).
+    /// What <see cref="Take"/> leaves for <see cref="After"/>: whether a spare is to be taken after the request, whether
+    /// the request found none (it is being admitted through Redis), and whether the slot's owed spares go at once.
     /// </summary>
-    internal readonly record struct Ticket(Slot? Slot, bool Fetch, bool Admitting);
+    internal readonly record struct Ticket(Slot? Slot, bool Fetch, bool Admitting, bool Refill = false);
 
     /// <param name="Request">What the spare was admitted as: its key share, and its time.</param>
     internal sealed record Spare(AdmissionResult Result, AdmissionRequest Request);
