@@ -25,9 +25,9 @@ namespace LlmRouter.LiveState;
 /// A request that takes a spare has it replaced, but not on its own way: the replacement is owed until a request of
 /// the slot has finished (its answer sent, <see cref="Finished"/>), and owed replacements go together, in one script
 /// call, once enough are owed or the slot is down to its last spare. So that one request at a time still finds a spare
-/// while a refill is on its way, a slot whose requests come back to back keeps more than one: two when they come a
-/// second apart, up to <see cref="MaxAhead"/> when they come quickly, so one Redis call serves several requests and none
-/// of them waits for it. Only when a request takes the last spare and none is on its way is the refill sent at once.
+/// while a refill is on its way, a slot whose requests come back to back keeps more than one: two when they come
+/// 250 ms or more apart, up to <see cref="MaxAhead"/> when they come quickly, so one Redis call serves several requests
+/// and none of them waits for it. Only when a request takes the last spare and none is on its way is one sent at once.
 /// Requests that come together need more: one that finds no spare while another request of the same key and group is
 /// still being admitted through Redis has one taken after it at once, up to <see cref="MaxWaiting"/> waiting, being
 /// taken or owed. Under load nearly every request then starts without waiting for Redis, and the spares' admissions
@@ -49,8 +49,8 @@ internal sealed class SpareAdmissions : IDisposable
     public const int MaxWaiting = 32;
 
     /// <summary>
-    /// Spares kept, at most, for requests that come one after another: with requests every 250 ms or faster, owed
-    /// replacements go in calls of <c>MaxAhead - 2</c>, one call for six requests.
+    /// Spares kept, at most, for requests that come one after another (every 60 ms or closer; see <see cref="Target"/>):
+    /// owed replacements then go in calls of <c>MaxAhead - 2</c>, one call for six requests.
     /// </summary>
     public const int MaxAhead = 8;
 
@@ -189,7 +189,10 @@ internal sealed class SpareAdmissions : IDisposable
         return spare.Result;
     }
 
-    /// <summary>How many spares a slot whose requests come <paramref name="gap"/> apart keeps: each lives <see cref="Ttl"/>.</summary>
+    /// <summary>
+    /// How many spares a slot whose requests come <paramref name="gap"/> apart keeps: few enough that each is used well
+    /// within its <see cref="Ttl"/> (a quarter of it), at least two, at most <see cref="MaxAhead"/>.
+    /// </summary>
     private static int Target(TimeSpan gap) =>
         gap <= TimeSpan.Zero ? MaxAhead : gap >= Ttl ? 2 : (int)Math.Clamp(Ttl.Ticks / (4 * gap.Ticks), 2, MaxAhead);
 
@@ -240,7 +243,11 @@ internal sealed class SpareAdmissions : IDisposable
         if (_slots.TryGetValue((keyId, group), out var slot) && Volatile.Read(ref slot.Owed) > 0) Refill(slot, due: true);
     }
 
-    /// <param name="due">Only when enough are owed, or the slot is down to its last spare; otherwise whatever is owed.</param>
+    /// <param name="due">
+    /// True once an answer is out: whatever is owed, when enough is, or the slot is down to its last spare. False when
+    /// the last spare was just taken: one, for the next request; the rest waits for an answer, so that spares taken
+    /// together are not all left to age together.
+    /// </param>
     private void Refill(Slot slot, bool due)
     {
         int count;
@@ -249,9 +256,9 @@ internal sealed class SpareAdmissions : IDisposable
         {
             if (slot.Owed == 0 || slot.Last is null) return;
             if (due && slot.Spares.Count > LowWater && slot.Owed < Target(slot.Gap) - 2) return;
-            count = slot.Owed;
+            count = due ? slot.Owed : 1;
             after = slot.Last;
-            slot.Owed = 0;
+            slot.Owed -= count;
             if (!StartFetch(count)) return;
             slot.Fetching += count;
         }
@@ -262,10 +269,13 @@ internal sealed class SpareAdmissions : IDisposable
     private void Fetch(Slot slot, AdmissionRequest after, int count)
     {
         var requests = new AdmissionRequest[count];
+        // Counted now, in this minute, and living from now: owed ones are taken a whole answer after their request.
+        var now = _time.GetUtcNow();
         for (var i = 0; i < count; i++)
         {
             requests[i] = after with
             {
+                Now = now,
                 LeaseId = Ids.NewHex(),
                 RequestId = Ids.NewHex(),
                 MayUseSpare = false,

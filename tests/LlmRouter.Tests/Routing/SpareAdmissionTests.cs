@@ -114,6 +114,33 @@ public sealed class SpareAdmissionTests : IClassFixture<RedisFixture>, IAsyncLif
     }
 
     [Fact]
+    public async Task StreamsOneAfterAnother_EachFindsASpare_TakenWhenThePreviousEnded()
+    {
+        // Streams of 1.28 s one after another, as Open WebUI's users send them: a spare taken after a stream's answer
+        // counts from then, so it is still fresh for the stream after next, and spares are not all taken together.
+        var deployments = new[] { Dep("a") };
+        var key = Key(rpm: 1_000, tpm: 1_000_000);
+        const int Streams = 10;
+        var minute = Minute;
+        for (var i = 0; i < Streams; i++)
+        {
+            await UntilAsync(() => _state.Spares.Taking == 0, "the spares on their way");
+            var admitted = await AdmitAsync(deployments, key);
+            Assert.Equal(AdmissionStatus.Admitted, admitted.Status);
+            _clock.Advance(TimeSpan.FromMilliseconds(1_280));
+            await UntilAsync(() => _state.Spares.Taking == 0, "the spares on their way");
+            await SettleAsync(admitted, tokens: 7);
+            _clock.Advance(TimeSpan.FromMilliseconds(20));
+        }
+
+        // Every stream but the first found its spare (the first one's admission, once its key is seeded, already
+        // counts as back to back), and none went stale.
+        Assert.Equal(Streams - 1, _state.Spares.Used);
+        Assert.Equal(0, _state.Spares.Released);
+        Assert.Equal(minute, Minute);
+    }
+
+    [Fact]
     public async Task RequestsThatComeTogether_TakeASpareEach_UpToTheCap_CountsEndExact()
     {
         var deployments = new[] { Dep("a") };
