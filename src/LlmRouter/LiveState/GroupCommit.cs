@@ -16,18 +16,7 @@ internal sealed class GroupCommit<TItem, TResult>(Func<IReadOnlyList<TItem>, Tas
     /// <summary>The result of the call that carried <paramref name="item"/>, or its exception.</summary>
     public async Task<TResult> SendAsync(TItem item)
     {
-        Batch batch;
-        int index;
-        bool start;
-        lock (_lock)
-        {
-            batch = _open;
-            index = batch.Items.Count;
-            batch.Items.Add(item);
-            start = !_sending;
-            _sending = true;
-        }
-        if (start) _ = SendOpenBatchesAsync();
+        var batch = Add(item, more: null, out var index);
         var results = await batch.Sent.Task;
         return results[index];
     }
@@ -35,21 +24,29 @@ internal sealed class GroupCommit<TItem, TResult>(Func<IReadOnlyList<TItem>, Tas
     /// <summary>Several items in the same call (unless it is full): the result of each, in order.</summary>
     public Task<TResult>[] SendAll(IReadOnlyList<TItem> items)
     {
+        var batch = Add(default!, items, out var first);
+        var results = new Task<TResult>[items.Count];
+        for (var i = 0; i < results.Length; i++) results[i] = ResultAsync(batch, first + i);
+        return results;
+    }
+
+    /// <summary>Adds <paramref name="item"/> (or, when given, <paramref name="more"/> instead) to the open batch, and starts sending if idle.</summary>
+    /// <param name="first">Where the first item added sits in the batch.</param>
+    private Batch Add(TItem item, IReadOnlyList<TItem>? more, out int first)
+    {
         Batch batch;
-        int first;
         bool start;
         lock (_lock)
         {
             batch = _open;
             first = batch.Items.Count;
-            batch.Items.AddRange(items);
+            if (more is null) batch.Items.Add(item);
+            else batch.Items.AddRange(more);
             start = !_sending;
             _sending = true;
         }
         if (start) _ = SendOpenBatchesAsync();
-        var results = new Task<TResult>[items.Count];
-        for (var i = 0; i < results.Length; i++) results[i] = ResultAsync(batch, first + i);
-        return results;
+        return batch;
     }
 
     private static async Task<TResult> ResultAsync(Batch batch, int index) => (await batch.Sent.Task)[index];
