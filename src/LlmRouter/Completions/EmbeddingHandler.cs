@@ -65,7 +65,14 @@ internal sealed class EmbeddingHandler(CallFactory calls, RequestRouter router, 
         // Settled before the answer leaves (and waited for when the key is near a limit): a client that sends its next
         // request as soon as it has this answer finds its quota corrected; the answer is paid for even if the client left.
         await accounting.Finish(context, call, routed, startedAt, new RequestResult(200, result.PromptTokens, 0, time.GetElapsedTime(startedAt), null, request.User));
-        await WholeBody.WriteJsonAsync(context.Response, StatusCodes.Status200OK, output.WrittenSpan, context.RequestAborted);
+        try
+        {
+            await WholeBody.WriteJsonAsync(context.Response, StatusCodes.Status200OK, output.WrittenSpan, context.RequestAborted);
+        }
+        finally
+        {
+            accounting.AnswerSent(routed);
+        }
     }
 
     /// <summary>OpenAI's base64 form: little-endian float32s.</summary>

@@ -24,12 +24,12 @@ internal sealed class RequestAccounting(ILiveState state, IUsageSink usage, Rout
         return settled;
     }
 
-    /// <summary>The usage row of a routed request, charged at its deployment's prices; once its answer has gone out.</summary>
-    public void Record<T>(HttpContext context, RoutedCall call, Routed<T> routed, long startedAt, RequestResult result)
-    {
+    /// <summary>The usage row of a routed request, charged at its deployment's prices.</summary>
+    public void Record<T>(HttpContext context, RoutedCall call, Routed<T> routed, long startedAt, RequestResult result) =>
         Record(context, call, routed.ServedModel, routed.Deployment, startedAt, result, CostOf(routed.Deployment, result));
-        state.Finished(routed.Lease, routed.KeyHold);
-    }
+
+    /// <summary>Once a routed request's answer has gone out: work that could wait for it is done now (<see cref="ILiveState.Finished"/>).</summary>
+    public void AnswerSent<T>(Routed<T> routed) => state.Finished(routed.Lease, routed.KeyHold);
 
     /// <summary>
     /// Releases the slot and the key's hold with the real count; call once per routed request, before the answer's

@@ -131,7 +131,9 @@ internal sealed partial class RedisLiveState : ILiveState, IDisposable
 
     public void Finished(Lease? lease, KeyHold? hold)
     {
-        if (_spares is { } spares && lease is { Shared: true, Quiet: true }) spares.Finished(hold?.Key.KeyId ?? Guid.Empty, lease.Deployment.ModelName);
+        // Not while Redis is away or stuck: a refill would only wait for its timeout.
+        if (_spares is not { } spares || lease is not { Shared: true, Quiet: true } || _redis.Database is null || Stuck) return;
+        spares.Finished(hold?.Key.KeyId ?? Guid.Empty, lease.Deployment.ModelName);
     }
 
     /// <summary>Keeps what an admission took, so the heartbeat renews it until it is settled.</summary>

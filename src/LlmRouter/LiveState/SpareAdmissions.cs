@@ -17,8 +17,8 @@ namespace LlmRouter.LiveState;
 /// </para>
 /// <para>
 /// A request takes a spare only within the minute it was admitted in, on a deployment the request may go to, and when
-/// the spare's key share is at least the request's (a spare reserves a quarter more than the request it was taken
-/// after). Otherwise, once it has waited <see cref="Ttl"/>, or when its deployment fails, the spare is released: its
+/// the spare's key share is at least the request's (a spare reserves a quarter more than the latest request that took
+/// one, or than the request it was taken after). Otherwise, once it has waited <see cref="Ttl"/>, or when its deployment fails, the spare is released: its
 /// slot, its key share and its request counts are all given back.
 /// </para>
 /// <para>
@@ -139,7 +139,8 @@ internal sealed class SpareAdmissions : IDisposable
             // Back to back: this request came within a spare's lifetime of the previous one.
             var gap = now - slot.LastArrival;
             var backToBack = gap <= Ttl;
-            if (backToBack) slot.Gap = slot.Gap == TimeSpan.MaxValue ? gap : (slot.Gap * 3 + gap) / 4;
+            // No gap is the same request again (admitted anew after its key was seeded), or two at once: not a pace.
+            if (backToBack && gap > TimeSpan.Zero) slot.Gap = slot.Gap == TimeSpan.MaxValue ? gap : (slot.Gap * 3 + gap) / 4;
             slot.LastArrival = now;
             // Oldest first: a spare that does not fit now (an earlier minute) will not fit a later request either.
             while (slot.Spares.TryDequeue(out var waiting))
@@ -194,7 +195,7 @@ internal sealed class SpareAdmissions : IDisposable
     /// within its <see cref="Ttl"/> (a quarter of it), at least two, at most <see cref="MaxAhead"/>.
     /// </summary>
     private static int Target(TimeSpan gap) =>
-        gap <= TimeSpan.Zero ? MaxAhead : gap >= Ttl ? 2 : (int)Math.Clamp(Ttl.Ticks / (4 * gap.Ticks), 2, MaxAhead);
+        gap >= Ttl ? 2 : (int)Math.Clamp(Ttl.Ticks / (4 * gap.Ticks), 2, MaxAhead);
 
     /// <summary>Counts a spare about to be taken, unless shutting down (counted first, so shutdown cannot miss it).</summary>
     private bool StartFetch(int count = 1)
@@ -256,13 +257,28 @@ internal sealed class SpareAdmissions : IDisposable
         {
             if (slot.Owed == 0 || slot.Last is null) return;
             if (due && slot.Spares.Count > LowWater && slot.Owed < Target(slot.Gap) - 2) return;
-            count = due ? slot.Owed : 1;
+            count = due ? Math.Min(slot.Owed, Fresh(slot)) : 1;
+            // Any taken now would go stale before a request came for it (requests a second or more apart with short
+            // answers): the next request takes the last spare and has one taken at once.
+            if (count <= 0) return;
             after = slot.Last;
             slot.Owed -= count;
             if (!StartFetch(count)) return;
             slot.Fetching += count;
         }
         Fetch(slot, after, count);
+    }
+
+    /// <summary>
+    /// How many spares taken now would each find a request well within its <see cref="Ttl"/> (three quarters of it), if
+    /// requests keep coming at the slot's pace after those already waiting.
+    /// </summary>
+    private int Fresh(Slot slot)
+    {
+        if (slot.Gap == TimeSpan.MaxValue) return 1;
+        // The request after those waiting comes about a gap after the last one, the next a gap later, and so on.
+        var within = _time.GetUtcNow() - slot.LastArrival + Ttl * 3 / 4;
+        return (int)Math.Min(MaxWaiting, within.Ticks / slot.Gap.Ticks) - slot.Spares.Count;
     }
 
     /// <summary>Takes <paramref name="count"/> spares like <paramref name="after"/>, in one script call.</summary>

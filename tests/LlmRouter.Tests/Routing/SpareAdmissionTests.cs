@@ -113,29 +113,33 @@ public sealed class SpareAdmissionTests : IClassFixture<RedisFixture>, IAsyncLif
         await UntilAsync(async () => await _db.SortedSetLengthAsync(LiveKeys.DeploymentLeases(deployments[0].Id)) == 0, "every slot to be given back");
     }
 
-    [Fact]
-    public async Task StreamsOneAfterAnother_EachFindsASpare_TakenWhenThePreviousEnded()
+    [Theory]
+    [InlineData(1_280, 20)]
+    [InlineData(50, 1_450)]
+    public async Task OneAfterAnother_SecondsApart_EachFindsASpare_NoneGoesStale(int answerMs, int pauseMs)
     {
-        // Streams of 1.28 s one after another, as Open WebUI's users send them: a spare taken after a stream's answer
-        // counts from then, so it is still fresh for the stream after next, and spares are not all taken together.
+        // Streams of 1.28 s one after another, as Open WebUI's users send them, or short answers 1.5 s apart: a spare
+        // taken after an answer counts from then, and is taken only if a request will come for it well within its
+        // lifetime (the one after next, for the streams; for the short answers, none: the next request takes the last
+        // spare and has one taken at once).
         var deployments = new[] { Dep("a") };
         var key = Key(rpm: 1_000, tpm: 1_000_000);
-        const int Streams = 10;
+        const int Requests = 10;
         var minute = Minute;
-        for (var i = 0; i < Streams; i++)
+        for (var i = 0; i < Requests; i++)
         {
             await UntilAsync(() => _state.Spares.Taking == 0, "the spares on their way");
             var admitted = await AdmitAsync(deployments, key);
             Assert.Equal(AdmissionStatus.Admitted, admitted.Status);
-            _clock.Advance(TimeSpan.FromMilliseconds(1_280));
+            _clock.Advance(TimeSpan.FromMilliseconds(answerMs));
             await UntilAsync(() => _state.Spares.Taking == 0, "the spares on their way");
             await SettleAsync(admitted, tokens: 7);
-            _clock.Advance(TimeSpan.FromMilliseconds(20));
+            _clock.Advance(TimeSpan.FromMilliseconds(pauseMs));
         }
 
-        // Every stream but the first found its spare (the first one's admission, once its key is seeded, already
+        // Every request but the first found its spare (the first one's admission, once its key is seeded, already
         // counts as back to back), and none went stale.
-        Assert.Equal(Streams - 1, _state.Spares.Used);
+        Assert.Equal(Requests - 1, _state.Spares.Used);
         Assert.Equal(0, _state.Spares.Released);
         Assert.Equal(minute, Minute);
     }
