@@ -28,44 +28,129 @@ internal static class LiveScripts
     /// One call admits one or more requests (those that arrived while the previous call was on its way), each with
     /// the KEYS and ARGV above one after the other, in order; it returns one reply per request.
     /// </summary>
+    /// <summary>Runs a command over a long list in parts: Lua's <c>unpack</c> takes a few thousand values at most.</summary>
+    private const string Spread = """
+        local function spread(cmd, k, opt, list)
+          for i = 1, #list, 512 do
+            local j = math.min(i + 511, #list)
+            if opt then redis.call(cmd, k, opt, unpack(list, i, j)) else redis.call(cmd, k, unpack(list, i, j)) end
+          end
+        end
+        """;
+
+    /// <summary>
+    /// What the admission and settle scripts share. One call carries the requests that came while the previous one was
+    /// on its way, and they mostly share their keys. Each <c>redis.call</c> costs Redis several times what the command
+    /// itself does (arguments and reply go through Lua), so a call reads each key once, keeps what its requests add, and
+    /// writes each key once at its end: one INCRBY per counter and one ZADD or ZREM per lease set, however many requests
+    /// it carries. The script runs atomically, so this ends exactly where writing after each request would.
+    /// </summary>
+    private const string Batched = $$"""
+        {{Spread}}
+        -- key -> the value read ('0': none), and as a number with this call's additions. Parsing a number is one of
+        -- the dearer things a script does in Redis (strtod), so each is parsed once.
+        local seen, value = {}, {}
+        local adds, added, minute = {}, {}, {}
+        local function load(...)
+          local miss
+          for i = 1, select('#', ...) do
+            local k = select(i, ...)
+            if seen[k] == nil then
+              if miss == nil then miss = {} end
+              miss[#miss + 1] = k
+            end
+          end
+          if miss == nil then return end
+          local got = redis.call('MGET', unpack(miss))
+          for i = 1, #miss do
+            local v = got[i] or '0'
+            seen[miss[i]] = v
+            value[miss[i]] = tonumber(v) or 0
+          end
+        end
+        -- Adds to a counter; returns its value after, for a counter read first. perMinute: a counter this call creates
+        -- expires after two minutes.
+        local function bump(k, by, perMinute)
+          if adds[k] == nil then adds[k] = 0; added[#added + 1] = k end
+          adds[k] = adds[k] + by
+          if perMinute then minute[k] = true end
+          local v = value[k]
+          if v == nil then return nil end
+          v = v + by
+          value[k] = v
+          return v
+        end
+        -- Counters never go below zero, even when Redis lost the reservation being corrected.
+        local function writeCounters()
+          for _, k in ipairs(added) do
+            local by = adds[k]
+            if by ~= 0 then
+              local v = redis.call('INCRBY', k, by)
+              if v < 0 then redis.call('SET', k, 0, 'KEEPTTL') end
+              if minute[k] and v == by then redis.call('PEXPIRE', k, '120000') end
+            end
+          end
+        end
+        """;
+
     public static readonly RedisScript Admit = new($$"""
         -- Arguments go back to Redis as the strings they came in as: a Lua number passed to redis.call is formatted
         -- with sprintf, and with parsing that was about 7% of Redis's time per request.
-        local function num(v) return tonumber(v or '0') or 0 end
-        -- Leases are scored by expiry: those past it do not count (the heartbeat's renewal sweeps them out).
-        local function live(k, after) return redis.call('ZCOUNT', k, after, '+inf') end
-        -- A minute counter gets its expiry when the minute's first request creates it.
-        local function bump(k, by, byn)
-          local v = redis.call('INCRBY', k, by)
-          if v == byn then redis.call('PEXPIRE', k, '120000') end
-          return v
+        {{Batched}}
+        local zadds, zaddKeys, zttl, expire = {}, {}, {}, nil
+        local function zadd(k, score, member, ttl)
+          local l = zadds[k]
+          if l == nil then l = {}; zadds[k] = l; zaddKeys[#zaddKeys + 1] = k end
+          l[#l + 1] = score
+          l[#l + 1] = member
+          zttl[k] = ttl
         end
+        local function expireAfter(k, ttl)
+          if expire == nil then expire = {} end
+          if expire[k] == nil then expire[#expire + 1] = k end
+          expire[k] = ttl
+        end
+        local function write()
+          for _, k in ipairs(zaddKeys) do
+            spread('ZADD', k, nil, zadds[k])
+            redis.call('PEXPIRE', k, zttl[k])
+          end
+          writeCounters()
+          if expire then for _, k in ipairs(expire) do redis.call('PEXPIRE', k, expire[k]) end end
+        end
+        -- Leases are scored by expiry: those past it do not count (the heartbeat's renewal sweeps them out). Leases this
+        -- call adds expire later than any admission's now, so they all count.
+        local countedAfter, counted = {}, {}
+        local function live(k, after)
+          if countedAfter[k] ~= after then
+            countedAfter[k] = after
+            counted[k] = redis.call('ZCOUNT', k, after, '+inf')
+          end
+          local pending = zadds[k]
+          return counted[k] + (pending and #pending / 2 or 0)
+        end
+        -- A limit comes as '-1' when there is none: compared as a string, not parsed.
+        local function limit(v) if v == '-1' then return -1 end return tonumber(v) end
         local function admit(ko, ao)
-          local function K(i) return KEYS[ko + i] end
-          local function A(i) return ARGV[ao + i] end
-          local now = tonumber(A(1))
-          local after = '(' .. A(1)
-          local lease = A(2)
-          local least = A(4) == '1'
-          local belimit = tonumber(A(5))
-          local haskey = A(6) == '1'
-          local n = tonumber(A(14))
-          local reserve = tonumber(A(12))
-          local reservem = tonumber(A(13))
-          local par = tonumber(A(9))
+          local now = tonumber(ARGV[ao + 1])
+          local after = '(' .. ARGV[ao + 1]
+          local lease = ARGV[ao + 2]
+          local least = ARGV[ao + 4] == '1'
+          local belimit = limit(ARGV[ao + 5])
+          local haskey = ARGV[ao + 6] == '1'
+          local n = tonumber(ARGV[ao + 14])
+          local rpm, tpm, par, quota, budget, reserve, reservem = -1, -1, -1, -1, -1, 0, 0
           if haskey then
-            local kv = redis.call('MGET', K(2), K(3), K(4), K(5), K(6))
-            if num(kv[5]) <= now then return {'seed', 0, 0, -1, -1, 0, 0} end
-            local rpm = tonumber(A(7))
-            local tpm = tonumber(A(8))
-            local quota = tonumber(A(10))
-            local budget = tonumber(A(11))
-            local nextmin = tonumber(A(16)) - now
-            if rpm >= 0 and num(kv[1]) >= rpm then return {'rate', 0, nextmin, 0, -1, 0, 0} end
-            if tpm >= 0 and num(kv[2]) + reserve > tpm then return {'rate', 0, nextmin, -1, 0, 0, 0} end
-            if par >= 0 and live(K(1), after) >= par then return {'kpar', 0, 1000, -1, -1, 0, 0} end
-            if quota >= 0 and num(kv[3]) + reserve > quota then return {'quota', 0, 0, -1, -1, 0, 0} end
-            if budget >= 0 and num(kv[4]) + reservem > budget then return {'quota', 0, 0, -1, -1, 0, 0} end
+            rpm, tpm, par, quota, budget = limit(ARGV[ao + 7]), limit(ARGV[ao + 8]), limit(ARGV[ao + 9]), limit(ARGV[ao + 10]), limit(ARGV[ao + 11])
+            reserve, reservem = tonumber(ARGV[ao + 12]), tonumber(ARGV[ao + 13])
+            load(KEYS[ko + 2], KEYS[ko + 3], KEYS[ko + 4], KEYS[ko + 5], KEYS[ko + 6])
+            if value[KEYS[ko + 6]] <= now then return {'seed', 0, 0, -1, -1, 0, 0} end
+            local nextmin = tonumber(ARGV[ao + 16]) - now
+            if rpm >= 0 and value[KEYS[ko + 2]] >= rpm then return {'rate', 0, nextmin, 0, -1, 0, 0} end
+            if tpm >= 0 and value[KEYS[ko + 3]] + reserve > tpm then return {'rate', 0, nextmin, -1, 0, 0, 0} end
+            if par >= 0 and live(KEYS[ko + 1], after) >= par then return {'kpar', 0, 1000, -1, -1, 0, 0} end
+            if quota >= 0 and value[KEYS[ko + 4]] + reserve > quota then return {'quota', 0, 0, -1, -1, 0, 0} end
+            if budget >= 0 and value[KEYS[ko + 5]] + reservem > budget then return {'quota', 0, 0, -1, -1, 0, 0} end
           end
           local out = {}
           local chosen = 0
@@ -75,24 +160,24 @@ internal static class LiveScripts
           for i = 1, n do
             local b = 6 + (i - 1) * 6
             local a = 18 + (i - 1) * 3
-            local c = live(K(b + 1), after)
+            local c = live(KEYS[ko + b + 1], after)
             -- cooldown-until, rpm, tpm, ttft
-            local dv = redis.call('MGET', K(b + 3), K(b + 4), K(b + 5), K(b + 6))
-            local rpmv = num(dv[2])
-            local tpmv = num(dv[3])
+            load(KEYS[ko + b + 3], KEYS[ko + b + 4], KEYS[ko + b + 5], KEYS[ko + b + 6])
+            local rpmv = value[KEYS[ko + b + 4]]
+            local tpmv = value[KEYS[ko + b + 5]]
             out[#out + 1] = c
-            out[#out + 1] = dv[4] or '0'
+            out[#out + 1] = seen[KEYS[ko + b + 6]]
             out[#out + 1] = tpmv
             out[#out + 1] = rpmv
-            local untilms = num(dv[1])
+            local untilms = value[KEYS[ko + b + 3]]
             if untilms > now then
               if cool < 0 or untilms < cool then cool = untilms end
             else
-              local maxp = tonumber(A(a + 1))
-              local drpm = tonumber(A(a + 2))
-              local dtpm = tonumber(A(a + 3))
+              local maxp = limit(ARGV[ao + a + 1])
+              local drpm = limit(ARGV[ao + a + 2])
+              local dtpm = limit(ARGV[ao + a + 3])
               local full = (maxp >= 0 and c >= maxp) or (drpm >= 0 and rpmv >= drpm) or (dtpm >= 0 and tpmv >= dtpm)
-              if not full and belimit >= 0 and live(K(b + 2), after) >= belimit then full = true end
+              if not full and belimit >= 0 and live(KEYS[ko + b + 2], after) >= belimit then full = true end
               if full then
                 busy = true
               elseif (least and (best < 0 or c < best)) or ((not least) and chosen == 0) then
@@ -106,38 +191,29 @@ internal static class LiveScripts
             if busy or cool < 0 then head = {'busy', 0, 0, -1, -1, 0, 0} else head = {'cool', 0, cool - now, -1, -1, 0, 0} end
           else
             local b = 6 + (chosen - 1) * 6
-            redis.call('ZADD', K(b + 1), A(3), lease)
-            redis.call('PEXPIRE', K(b + 1), A(15))
+            zadd(KEYS[ko + b + 1], ARGV[ao + 3], lease, ARGV[ao + 15])
             -- The backend's lease set only matters to a per-backend limit.
-            if belimit >= 0 then
-              redis.call('ZADD', K(b + 2), A(3), lease)
-              redis.call('PEXPIRE', K(b + 2), A(15))
-            end
-            bump(K(b + 4), '1', 1)
+            if belimit >= 0 then zadd(KEYS[ko + b + 2], ARGV[ao + 3], lease, ARGV[ao + 15]) end
+            bump(KEYS[ko + b + 4], 1, true)
             local remreq = -1
             local remtok = -1
             local near = 0
             local plenty = 1
             if haskey then
               -- The key's lease set only matters to a parallel limit.
-              if par >= 0 then
-                redis.call('ZADD', K(1), A(3), A(18))
-                redis.call('PEXPIRE', K(1), A(15))
-              end
-              local r = bump(K(2), '1', 1)
-              local t = bump(K(3), A(12), reserve)
-              local q = redis.call('INCRBY', K(4), A(12))
+              if par >= 0 then zadd(KEYS[ko + 1], ARGV[ao + 3], ARGV[ao + 18], ARGV[ao + 15]) end
+              local r = bump(KEYS[ko + 2], 1, true)
+              local t = bump(KEYS[ko + 3], reserve, true)
+              local q = bump(KEYS[ko + 4], reserve)
               local m = 0
-              if reservem > 0 then m = redis.call('INCRBY', K(5), A(13)) end
-              if tonumber(A(17)) > 0 then
-                redis.call('PEXPIRE', K(4), A(17))
-                if reservem > 0 then redis.call('PEXPIRE', K(5), A(17)) end
+              if reservem > 0 then m = bump(KEYS[ko + 5], reservem) end
+              if ARGV[ao + 17] ~= '-1' then
+                expireAfter(KEYS[ko + 4], ARGV[ao + 17])
+                if reservem > 0 then expireAfter(KEYS[ko + 5], ARGV[ao + 17]) end
               end
-              if tonumber(A(7)) >= 0 then remreq = math.max(0, tonumber(A(7)) - r) end
-              if tonumber(A(8)) >= 0 then remtok = math.max(0, tonumber(A(8)) - t) end
+              if rpm >= 0 then remreq = math.max(0, rpm - r) end
+              if tpm >= 0 then remtok = math.max(0, tpm - t) end
               -- What is left would not hold another request like this one: its settle matters to the next request.
-              local quota = tonumber(A(10))
-              local budget = tonumber(A(11))
               if (quota >= 0 and quota - q < reserve) or (budget >= 0 and reservem > 0 and budget - m < reservem)
                 or (remtok >= 0 and remtok < reserve) then near = 1 end
               -- A spare (an admission taken ahead for the next request) only where it cannot be noticed.
@@ -158,6 +234,7 @@ internal static class LiveScripts
           ko = ko + 6 + n * 6
           ao = ao + 18 + n * 3
         end
+        write()
         return results
         """);
 
@@ -176,55 +253,65 @@ internal static class LiveScripts
     public const int SettleArgs = 14;
 
     public static readonly RedisScript Settle = new($$"""
-        -- minute: a counter this creates expires after two minutes; d and the arguments stay strings (see Admit).
-        local function adjust(k, d, minute)
-          if tonumber(d) == 0 then return end
-          local v = redis.call('INCRBY', k, d)
-          if v < 0 then redis.call('SET', k, 0, 'KEEPTTL') end
-          if minute and v == tonumber(d) then redis.call('PEXPIRE', k, '120000') end
+        {{Batched}}
+        local zrems, zremKeys = {}, {}
+        local function zrem(k, member)
+          local l = zrems[k]
+          if l == nil then l = {}; zrems[k] = l; zremKeys[#zremKeys + 1] = k end
+          l[#l + 1] = member
         end
+        -- The time to first token each deployment has after this call (an average weighted to recent requests).
+        local ttfts, ttftKeys = {}, {}
         local function settle(ko, ao)
-          local function K(i) return KEYS[ko + i] end
-          local function A(i) return ARGV[ao + i] end
-          local slot = A(1) ~= ''
+          local slot = ARGV[ao + 1] ~= ''
           if slot then
-            redis.call('ZREM', K(1), A(1))
-            if A(14) == '1' then redis.call('ZREM', K(2), A(1)) end
+            zrem(KEYS[ko + 1], ARGV[ao + 1])
+            if ARGV[ao + 14] == '1' then zrem(KEYS[ko + 2], ARGV[ao + 1]) end
           end
-          local released = A(13) == '1'
-          if A(2) == '1' then
-            if A(12) ~= '' then redis.call('ZREM', K(3), A(12)) end
-            adjust(K(4), A(3), true)
-            adjust(K(5), A(3))
-            adjust(K(6), A(4))
-            if released then adjust(K(11), '-1', true) end
+          local released = ARGV[ao + 13] == '1'
+          if ARGV[ao + 2] == '1' then
+            if ARGV[ao + 12] ~= '' then zrem(KEYS[ko + 3], ARGV[ao + 12]) end
+            local d = tonumber(ARGV[ao + 3])
+            bump(KEYS[ko + 4], d, true)
+            bump(KEYS[ko + 5], d)
+            bump(KEYS[ko + 6], tonumber(ARGV[ao + 4]))
+            if released then bump(KEYS[ko + 11], -1, true) end
           end
           if not slot then return end
-          if released then adjust(K(12), '-1', true) end
-          if tonumber(A(5)) > 0 then adjust(K(7), A(5), true) end
-          local now = tonumber(A(7))
-          if A(6) == '1' then
-            local window = tonumber(A(9))
-            redis.call('ZADD', K(8), A(7), A(1))
-            redis.call('ZREMRANGEBYSCORE', K(8), '-inf', now - window)
-            redis.call('PEXPIRE', K(8), window + 60000)
-            if redis.call('ZCARD', K(8)) >= tonumber(A(8)) then
-              local cooldown = tonumber(A(10))
-              redis.call('SET', K(9), now + cooldown, 'PX', cooldown + 600000)
-              redis.call('DEL', K(8))
+          if released then bump(KEYS[ko + 12], -1, true) end
+          local tokens = tonumber(ARGV[ao + 5])
+          if tokens > 0 then bump(KEYS[ko + 7], tokens, true) end
+          local now = tonumber(ARGV[ao + 7])
+          if ARGV[ao + 6] == '1' then
+            local window = tonumber(ARGV[ao + 9])
+            redis.call('ZADD', KEYS[ko + 8], ARGV[ao + 7], ARGV[ao + 1])
+            redis.call('ZREMRANGEBYSCORE', KEYS[ko + 8], '-inf', now - window)
+            redis.call('PEXPIRE', KEYS[ko + 8], window + 60000)
+            if redis.call('ZCARD', KEYS[ko + 8]) >= tonumber(ARGV[ao + 8]) then
+              local cooldown = tonumber(ARGV[ao + 10])
+              redis.call('SET', KEYS[ko + 9], now + cooldown, 'PX', cooldown + 600000)
+              redis.call('DEL', KEYS[ko + 8])
               return true
             end
-          elseif tonumber(A(11)) >= 0 then
-            local old = tonumber(redis.call('GET', K(10)) or '-1')
-            local v = tonumber(A(11))
+          elseif tonumber(ARGV[ao + 11]) >= 0 then
+            local k = KEYS[ko + 10]
+            local old = ttfts[k]
+            if old == nil then
+              old = tonumber(redis.call('GET', k) or '-1')
+              ttftKeys[#ttftKeys + 1] = k
+            end
+            local v = tonumber(ARGV[ao + 11])
             if old >= 0 then v = old * 0.8 + v * 0.2 end
-            redis.call('SET', K(10), tostring(v), 'PX', 3600000)
+            ttfts[k] = v
           end
         end
         local cooling = {}
         for r = 0, #KEYS / {{SettleKeys}} - 1 do
           if settle(r * {{SettleKeys}}, r * {{SettleArgs}}) then cooling[#cooling + 1] = r + 1 end
         end
+        for _, k in ipairs(zremKeys) do spread('ZREM', k, nil, zrems[k]) end
+        writeCounters()
+        for _, k in ipairs(ttftKeys) do redis.call('SET', k, tostring(ttfts[k]), 'PX', 3600000) end
         return cooling
         """);
 
@@ -256,16 +343,20 @@ internal static class LiveScripts
     /// KEYS: lease sets; ARGV: expiry, rebuild?, set ttl, now, then one lease id per key. Renews (or, after Redis lost
     /// its state, re-adds) leases, and sweeps out of each set the leases that expired (a crashed replica's).
     /// </summary>
-    public static readonly RedisScript Renew = new("""
-        local expiry = tonumber(ARGV[1])
+    public static readonly RedisScript Renew = new($$"""
+        {{Spread}}
+        -- One ZADD per lease set, with every lease renewed in it.
+        local sets, order = {}, {}
         for i = 1, #KEYS do
-          if ARGV[2] == '1' then
-            redis.call('ZADD', KEYS[i], expiry, ARGV[i + 4])
-          else
-            redis.call('ZADD', KEYS[i], 'XX', expiry, ARGV[i + 4])
-          end
-          redis.call('ZREMRANGEBYSCORE', KEYS[i], '-inf', ARGV[4])
-          redis.call('PEXPIRE', KEYS[i], tonumber(ARGV[3]))
+          local l = sets[KEYS[i]]
+          if l == nil then l = {}; sets[KEYS[i]] = l; order[#order + 1] = KEYS[i] end
+          l[#l + 1] = ARGV[1]
+          l[#l + 1] = ARGV[i + 4]
+        end
+        for _, k in ipairs(order) do
+          if ARGV[2] == '1' then spread('ZADD', k, nil, sets[k]) else spread('ZADD', k, 'XX', sets[k]) end
+          redis.call('ZREMRANGEBYSCORE', k, '-inf', ARGV[4])
+          redis.call('PEXPIRE', k, ARGV[3])
         end
         return #KEYS
         """);

@@ -174,6 +174,36 @@ public sealed class RedisLiveStateTests : LiveStateContract, IClassFixture<Redis
     }
 
     [Fact]
+    public async Task AdmitAndSettle_ManyInOneCall_EachCountedInOrder_RedisRunsItsCommandsOncePerCallNotPerRequest()
+    {
+        var only = new[] { Dep(Id("batched")) };
+        var key = new KeyAdmission { KeyId = Guid.NewGuid(), RpmLimit = 1_000, TpmLimit = 1_000_000, ReserveTokens = 10 };
+        await SettleAsync(await AdmitAsync(only, key: key), tokens: 7);
+        var before = await _redis.Server.CommandCallsAsync();
+        var calls = _state.RoundTrips;
+
+        var admitted = await Task.WhenAll(Enumerable.Range(0, 32).Select(_ => Task.Run(() => AdmitOnceAsync(only, key: key))));
+        await Task.WhenAll(admitted.Select(r => Task.Run(() => SettleAsync(r, tokens: 7))));
+
+        // Each request in a call sees those before it: the key's 2nd to 33rd requests of the minute, each told what is left.
+        Assert.All(admitted, r => Assert.Equal(AdmissionStatus.Admitted, r.Status));
+        Assert.Equal(Enumerable.Range(2, 32).Select(n => 1_000L - n), admitted.Select(r => r.RemainingRequests!.Value).OrderDescending());
+        // One at a time a request runs 13 commands (above). Sharing calls, the requests of a call share them: each
+        // counter is read and written once per call, each lease set gets one ZADD and one ZREM.
+        var after = await _redis.Server.CommandCallsAsync();
+        var commands = after.Sum(c => c.Value - before.GetValueOrDefault(c.Key));
+        var scriptCalls = _state.RoundTrips - calls;
+        Assert.True(scriptCalls < 32, $"{scriptCalls} script calls for 32 admissions and 32 settles that came together");
+        Assert.True(commands < 32 * 13 / 2, $"{commands} commands in {scriptCalls} script calls for 32 requests");
+
+        // Counted exactly: no lease left, 33 requests and 33 × 7 tokens this minute, besides the next one's own.
+        var next = await AdmitAsync(only, key: key);
+        Assert.Equal(0, next.Stats[only[0].Id].InFlight);
+        Assert.Equal(1_000 - 34, next.RemainingRequests);
+        Assert.Equal(1_000_000 - 33 * 7 - 10, next.RemainingTokens);
+    }
+
+    [Fact]
     public async Task Admit_ManyAtOnce_ShareScriptCalls_EachGetsItsOwnAnswer_LimitsHold()
     {
         var deployments = new[] { Dep(Id("a"), maxParallel: 6), Dep(Id("b"), maxParallel: 6) };
