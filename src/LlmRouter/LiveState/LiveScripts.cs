@@ -16,18 +16,6 @@ internal static class LiveScripts
     /// <summary>Requests like the one admitted that a key must still have room for before a spare is taken for it.</summary>
     public const int PlentyLeft = 64;
 
-    /// <summary>
-    /// KEYS: key leases, key rpm, key tpm, key quota, key budget, key seeded marker; then per candidate: leases, backend leases,
-    /// cooldown-until, rpm, tpm, ttft. ARGV: now, lease id, lease expiry, least-busy?, backend limit, has key?,
-    /// key rpm, tpm, parallel, quota, budget limits, reserve tokens, reserve micros, candidate count, zset ttl,
-    /// next minute, quota ttl, request id (the key hold's member); then per candidate: max parallel, rpm, tpm. -1 means "no limit".
-    /// Returns {status, chosen (1-based), retry ms, remaining requests, remaining tokens, near limit (1: what the key has
-    /// left would not hold another request like this one), plenty left (1: no key, or a key with no parallel limit and
-    /// room under every other limit for <see cref="PlentyLeft"/> more requests like this one), per candidate: in flight,
-    /// ttft, tokens, requests}.
-    /// One call admits one or more requests (those that arrived while the previous call was on its way), each with
-    /// the KEYS and ARGV above one after the other, in order; it returns one reply per request.
-    /// </summary>
     /// <summary>Runs a command over a long list in parts: Lua's <c>unpack</c> takes a few thousand values at most.</summary>
     private const string Spread = """
         local function spread(cmd, k, opt, list)
@@ -93,9 +81,22 @@ internal static class LiveScripts
         end
         """;
 
+    /// <summary>
+    /// KEYS: key leases, key rpm, key tpm, key quota, key budget, key seeded marker; then per candidate: leases, backend leases,
+    /// cooldown-until, rpm, tpm, ttft. ARGV: now, lease id, lease expiry, least-busy?, backend limit, has key?,
+    /// key rpm, tpm, parallel, quota, budget limits, reserve tokens, reserve micros, candidate count, zset ttl,
+    /// next minute, quota ttl, request id (the key hold's member); then per candidate: max parallel, rpm, tpm. -1 means "no limit".
+    /// Returns {status, chosen (1-based), retry ms, remaining requests, remaining tokens, near limit (1: what the key has
+    /// left would not hold another request like this one), plenty left (1: no key, or a key with no parallel limit and
+    /// room under every other limit for <see cref="PlentyLeft"/> more requests like this one), per candidate: in flight,
+    /// ttft, tokens, requests}.
+    /// One call admits one or more requests (those that arrived while the previous call was on its way), each with
+    /// the KEYS and ARGV above one after the other, in order; it returns one reply per request.
+    /// </summary>
     public static readonly RedisScript Admit = new($$"""
-        -- Arguments go back to Redis as the strings they came in as: a Lua number passed to redis.call is formatted
-        -- with sprintf, and with parsing that was about 7% of Redis's time per request.
+        -- Arguments go back to Redis as the strings they came in as where they can: a Lua number passed to
+        -- redis.call is formatted with sprintf, and with parsing that was about 7% of Redis's time per request. Only
+        -- the counters' increments, summed over the call's requests, go as numbers, once per counter.
         {{Batched}}
         local zadds, zaddKeys, zttl, expire = {}, {}, {}, nil
         local function zadd(k, score, member, ttl)
