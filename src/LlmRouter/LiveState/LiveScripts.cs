@@ -38,7 +38,10 @@ internal static class LiveScripts
         -- key -> the value read ('0': none), and as a number with this call's additions. Parsing a number is one of
         -- the dearer things a script does in Redis (strtod), so each is parsed once.
         local seen, value = {}, {}
-        local adds, added, minute = {}, {}, {}
+        -- floor: the least a counter can end at, as if each request's change were applied and clamped at zero in turn
+        -- (the highest sum of the call's last changes, or 0). It only matters after Redis lost a reservation that a
+        -- refund corrects.
+        local adds, added, minute, floor = {}, {}, {}, {}
         local function load(...)
           local miss
           for i = 1, select('#', ...) do
@@ -59,8 +62,9 @@ internal static class LiveScripts
         -- Adds to a counter; returns its value after, for a counter read first. perMinute: a counter this call creates
         -- expires after two minutes.
         local function bump(k, by, perMinute)
-          if adds[k] == nil then adds[k] = 0; added[#added + 1] = k end
+          if adds[k] == nil then adds[k] = 0; floor[k] = 0; added[#added + 1] = k end
           adds[k] = adds[k] + by
+          floor[k] = math.max(0, floor[k] + by)
           if perMinute then minute[k] = true end
           local v = value[k]
           if v == nil then return nil end
@@ -72,9 +76,9 @@ internal static class LiveScripts
         local function writeCounters()
           for _, k in ipairs(added) do
             local by = adds[k]
-            if by ~= 0 then
+            if by ~= 0 or floor[k] > 0 then
               local v = redis.call('INCRBY', k, by)
-              if v < 0 then redis.call('SET', k, 0, 'KEEPTTL') end
+              if v < floor[k] then redis.call('SET', k, floor[k], 'KEEPTTL') end
               if minute[k] and v == by then redis.call('PEXPIRE', k, '120000') end
             end
           end
@@ -117,7 +121,13 @@ internal static class LiveScripts
             redis.call('PEXPIRE', k, zttl[k])
           end
           writeCounters()
-          if expire then for _, k in ipairs(expire) do redis.call('PEXPIRE', k, expire[k]) end end
+          if expire then
+            for _, k in ipairs(expire) do
+              -- A counter a call adds nothing to exists all the same, so it gets its period's expiry now.
+              if (adds[k] or 0) == 0 then redis.call('INCRBY', k, 0) end
+              redis.call('PEXPIRE', k, expire[k])
+            end
+          end
         end
         -- Leases are scored by expiry: those past it do not count (the heartbeat's renewal sweeps them out). Leases this
         -- call adds expire later than any admission's now, so they all count.

@@ -224,6 +224,26 @@ public sealed class RedisLiveStateTests : LiveStateContract, IClassFixture<Redis
     }
 
     [Fact]
+    public async Task Settle_RefundsAfterRedisLostTheReservation_InOneCall_EndAsIfAppliedOneAfterAnother()
+    {
+        // Two settles of one key in one call, with nothing left of their reservations (Redis restarted): the first
+        // gives back 900 tokens it had reserved, the second counts 200 more than it had. One after another the first
+        // stops at zero and the second counts its 200; the call writes each counter once and must end the same.
+        var keyId = Guid.NewGuid();
+        RedisKey tpm = $"test:tpm:{keyId}", quota = $"test:quota:{keyId}", budget = $"test:budget:{keyId}";
+        RedisKey[] Keys() => ["test:l", "test:bl", "test:kl", tpm, quota, budget, "test:dtpm", "test:f", "test:c", "test:t", "test:krpm", "test:drpm"];
+        RedisValue[] Args(long delta) => ["", 1, delta, 0, 0, 0, 0, 3, 60_000, 30_000, -1, "", 0, 0];
+        var db = _connection.Database!;
+
+        await LiveScripts.Settle.EvaluateAsync(db, [.. Keys(), .. Keys()], [.. Args(-900), .. Args(200)]);
+
+        Assert.Equal(200, (long)await db.StringGetAsync(tpm));
+        Assert.Equal(200, (long)await db.StringGetAsync(quota));
+        // The tpm counter is a minute's, created by this call: it expires.
+        Assert.True(await db.KeyTimeToLiveAsync(tpm) is { } ttl && ttl > TimeSpan.Zero);
+    }
+
+    [Fact]
     public async Task Admit_ManyAtOnce_ShareScriptCalls_EachGetsItsOwnAnswer_LimitsHold()
     {
         var deployments = new[] { Dep(Id("a"), maxParallel: 6), Dep(Id("b"), maxParallel: 6) };
