@@ -16,8 +16,18 @@ internal static class LiveScripts
     /// <summary>Requests like the one admitted that a key must still have room for before a spare is taken for it.</summary>
     public const int PlentyLeft = 64;
 
-    /// <summary>Runs a command over a long list in parts: Lua's <c>unpack</c> takes a few thousand values at most.</summary>
-    private const string Spread = """
+    /// <summary>
+    /// Values gathered per key (lease ids per lease set), in the order the keys first came, and a command run over a
+    /// key's values in parts: Lua's <c>unpack</c> takes a few thousand values at most.
+    /// </summary>
+    private const string PerKey = """
+        -- Adds a (and b, when given) to k's list in lists; order keeps each key once, as it first came.
+        local function gather(lists, order, k, a, b)
+          local l = lists[k]
+          if l == nil then l = {}; lists[k] = l; order[#order + 1] = k end
+          l[#l + 1] = a
+          if b ~= nil then l[#l + 1] = b end
+        end
         local function spread(cmd, k, opt, list)
           for i = 1, #list, 512 do
             local j = math.min(i + 511, #list)
@@ -34,7 +44,7 @@ internal static class LiveScripts
     /// it carries. The script runs atomically, so this ends exactly where writing after each request would.
     /// </summary>
     private const string Batched = $$"""
-        {{Spread}}
+        {{PerKey}}
         -- key -> the value read ('0': none), and as a number with this call's additions. Parsing a number is one of
         -- the dearer things a script does in Redis (strtod), so each is parsed once.
         local seen, value = {}, {}
@@ -104,10 +114,7 @@ internal static class LiveScripts
         {{Batched}}
         local zadds, zaddKeys, zttl, expire = {}, {}, {}, nil
         local function zadd(k, score, member, ttl)
-          local l = zadds[k]
-          if l == nil then l = {}; zadds[k] = l; zaddKeys[#zaddKeys + 1] = k end
-          l[#l + 1] = score
-          l[#l + 1] = member
+          gather(zadds, zaddKeys, k, score, member)
           zttl[k] = ttl
         end
         local function expireAfter(k, ttl)
@@ -266,22 +273,17 @@ internal static class LiveScripts
     public static readonly RedisScript Settle = new($$"""
         {{Batched}}
         local zrems, zremKeys = {}, {}
-        local function zrem(k, member)
-          local l = zrems[k]
-          if l == nil then l = {}; zrems[k] = l; zremKeys[#zremKeys + 1] = k end
-          l[#l + 1] = member
-        end
         -- The time to first token each deployment has after this call (an average weighted to recent requests).
         local ttfts, ttftKeys = {}, {}
         local function settle(ko, ao)
           local slot = ARGV[ao + 1] ~= ''
           if slot then
-            zrem(KEYS[ko + 1], ARGV[ao + 1])
-            if ARGV[ao + 14] == '1' then zrem(KEYS[ko + 2], ARGV[ao + 1]) end
+            gather(zrems, zremKeys, KEYS[ko + 1], ARGV[ao + 1])
+            if ARGV[ao + 14] == '1' then gather(zrems, zremKeys, KEYS[ko + 2], ARGV[ao + 1]) end
           end
           local released = ARGV[ao + 13] == '1'
           if ARGV[ao + 2] == '1' then
-            if ARGV[ao + 12] ~= '' then zrem(KEYS[ko + 3], ARGV[ao + 12]) end
+            if ARGV[ao + 12] ~= '' then gather(zrems, zremKeys, KEYS[ko + 3], ARGV[ao + 12]) end
             local d = tonumber(ARGV[ao + 3])
             bump(KEYS[ko + 4], d, true)
             bump(KEYS[ko + 5], d)
@@ -355,15 +357,10 @@ internal static class LiveScripts
     /// its state, re-adds) leases, and sweeps out of each set the leases that expired (a crashed replica's).
     /// </summary>
     public static readonly RedisScript Renew = new($$"""
-        {{Spread}}
+        {{PerKey}}
         -- One ZADD per lease set, with every lease renewed in it.
         local sets, order = {}, {}
-        for i = 1, #KEYS do
-          local l = sets[KEYS[i]]
-          if l == nil then l = {}; sets[KEYS[i]] = l; order[#order + 1] = KEYS[i] end
-          l[#l + 1] = ARGV[1]
-          l[#l + 1] = ARGV[i + 4]
-        end
+        for i = 1, #KEYS do gather(sets, order, KEYS[i], ARGV[1], ARGV[i + 4]) end
         for _, k in ipairs(order) do
           if ARGV[2] == '1' then spread('ZADD', k, nil, sets[k]) else spread('ZADD', k, 'XX', sets[k]) end
           redis.call('ZREMRANGEBYSCORE', k, '-inf', ARGV[4])
