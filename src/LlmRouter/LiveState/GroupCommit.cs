@@ -5,6 +5,11 @@ namespace LlmRouter.LiveState;
 /// at once (no timer, no added delay); under load one call carries many, so round trips per request fall below one
 /// and nothing queues behind a slow call but the items that arrived during it.
 /// </summary>
+/// <remarks>
+/// Each item has a task of its own, completed one after the other on the thread that got the reply, so each caller's
+/// continuation runs there in turn. One task shared by every caller would run only one of them inline: .NET queues the
+/// other awaits of a task to the thread pool, which cost a thread-pool hop (a worker woken, then spinning) per request.
+/// </remarks>
 /// <param name="send">Sends a batch in one call and returns one result per item, in order.</param>
 /// <param name="maxBatch">Items per call at most; a longer queue goes in several calls, one after the other.</param>
 internal sealed class GroupCommit<TItem, TResult>(Func<IReadOnlyList<TItem>, Task<TResult[]>> send, int maxBatch)
@@ -14,42 +19,45 @@ internal sealed class GroupCommit<TItem, TResult>(Func<IReadOnlyList<TItem>, Tas
     private bool _sending;
 
     /// <summary>The result of the call that carried <paramref name="item"/>, or its exception.</summary>
-    public async Task<TResult> SendAsync(TItem item)
+    public Task<TResult> SendAsync(TItem item)
     {
-        var batch = Add(item, more: null, out var index);
-        var results = await batch.Sent.Task;
-        return results[index];
+        var result = new TaskCompletionSource<TResult>();
+        bool start;
+        lock (_lock)
+        {
+            _open.Add(item, result);
+            start = Start();
+        }
+        if (start) _ = SendOpenBatchesAsync();
+        return result.Task;
     }
 
     /// <summary>Several items in the same call (unless it is full): the result of each, in order.</summary>
     public Task<TResult>[] SendAll(IReadOnlyList<TItem> items)
     {
-        var batch = Add(default!, items, out var first);
         var results = new Task<TResult>[items.Count];
-        for (var i = 0; i < results.Length; i++) results[i] = ResultAsync(batch, first + i);
-        return results;
-    }
-
-    /// <summary>Adds <paramref name="item"/> (or, when given, <paramref name="more"/> instead) to the open batch, and starts sending if idle.</summary>
-    /// <param name="first">Where the first item added sits in the batch.</param>
-    private Batch Add(TItem item, IReadOnlyList<TItem>? more, out int first)
-    {
-        Batch batch;
         bool start;
         lock (_lock)
         {
-            batch = _open;
-            first = batch.Items.Count;
-            if (more is null) batch.Items.Add(item);
-            else batch.Items.AddRange(more);
-            start = !_sending;
-            _sending = true;
+            for (var i = 0; i < items.Count; i++)
+            {
+                var result = new TaskCompletionSource<TResult>();
+                _open.Add(items[i], result);
+                results[i] = result.Task;
+            }
+            start = Start();
         }
         if (start) _ = SendOpenBatchesAsync();
-        return batch;
+        return results;
     }
 
-    private static async Task<TResult> ResultAsync(Batch batch, int index) => (await batch.Sent.Task)[index];
+    /// <summary>Whether the caller, having added to the open batch, is the one to start sending (under the lock).</summary>
+    private bool Start()
+    {
+        if (_sending) return false;
+        _sending = true;
+        return true;
+    }
 
     private async Task SendOpenBatchesAsync()
     {
@@ -66,14 +74,17 @@ internal sealed class GroupCommit<TItem, TResult>(Func<IReadOnlyList<TItem>, Tas
                 batch = _open;
                 _open = new Batch();
             }
+            TResult[] results;
             try
             {
-                batch.Sent.TrySetResult(await SendInPartsAsync(batch.Items));
+                results = await SendInPartsAsync(batch.Items);
             }
             catch (Exception e)
             {
-                batch.Sent.TrySetException(e);
+                foreach (var waiter in batch.Waiters) waiter.TrySetException(e);
+                continue;
             }
+            for (var i = 0; i < batch.Waiters.Count; i++) batch.Waiters[i].TrySetResult(results[i]);
         }
     }
 
@@ -92,7 +103,12 @@ internal sealed class GroupCommit<TItem, TResult>(Func<IReadOnlyList<TItem>, Tas
     private sealed class Batch
     {
         public List<TItem> Items { get; } = [];
-        // Callers continue on the thread that got the reply, one after the other: no thread hop per request.
-        public TaskCompletionSource<TResult[]> Sent { get; } = new();
+        public List<TaskCompletionSource<TResult>> Waiters { get; } = [];
+
+        public void Add(TItem item, TaskCompletionSource<TResult> waiter)
+        {
+            Items.Add(item);
+            Waiters.Add(waiter);
+        }
     }
 }

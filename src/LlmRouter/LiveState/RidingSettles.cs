@@ -21,6 +21,9 @@ internal sealed class RidingSettles(Func<IReadOnlyList<SettleRequest>, bool, Tas
     /// <summary>Completes once the call that carried <paramref name="request"/> has been answered (or has failed).</summary>
     public Task Add(SettleRequest request)
     {
+        // A task per settle, not the batch's: the callers' awaits then all run on the thread that got the reply
+        // (see GroupCommit).
+        var sent = new TaskCompletionSource();
         Batch batch;
         bool first, full;
         lock (_lock)
@@ -28,6 +31,7 @@ internal sealed class RidingSettles(Func<IReadOnlyList<SettleRequest>, bool, Tas
             first = _waiting is null;
             batch = _waiting ??= new Batch();
             batch.Items.Add(request);
+            batch.Waiters.Add(sent);
             full = batch.Items.Count >= maxBatch;
             if (full) _waiting = null;
         }
@@ -41,7 +45,7 @@ internal sealed class RidingSettles(Func<IReadOnlyList<SettleRequest>, bool, Tas
             var timer = Volatile.Read(ref _timer) ?? CreateTimer();
             timer.Change(maxWait, Timeout.InfiniteTimeSpan);
         }
-        return batch.Sent.Task;
+        return sent.Task;
     }
 
     /// <summary>Starts sending the settles waiting now, if any, ahead of an admission call about to go out on the same connection.</summary>
@@ -86,18 +90,19 @@ internal sealed class RidingSettles(Func<IReadOnlyList<SettleRequest>, bool, Tas
         try
         {
             await send(batch.Items, riding);
-            batch.Sent.TrySetResult();
         }
         catch (Exception e)
         {
             // The settle call logs Redis's failures itself; this is for the callers that wait (shutdown's drain).
-            batch.Sent.TrySetException(e);
+            foreach (var waiter in batch.Waiters) waiter.TrySetException(e);
+            return;
         }
+        foreach (var waiter in batch.Waiters) waiter.TrySetResult();
     }
 
     private sealed class Batch
     {
         public List<SettleRequest> Items { get; } = [];
-        public TaskCompletionSource Sent { get; } = new();
+        public List<TaskCompletionSource> Waiters { get; } = [];
     }
 }

@@ -109,4 +109,41 @@ public sealed class GroupCommitTests
         await Assert.ThrowsAsync<InvalidOperationException>(() => failing.WaitAsync(Deadline));
         Assert.Equal("r2", await next.WaitAsync(Deadline));
     }
+
+    /// <summary>
+    /// Every caller goes on, one after the other, on the thread that got the call's reply: a request waiting for Redis
+    /// continues where the reply came in, without a thread-pool hop (a worker woken, then spinning) of its own.
+    /// </summary>
+    [Fact]
+    public async Task Callers_AllContinueOnTheThreadThatGotTheReply()
+    {
+        var reply = new TaskCompletionSource<string[]>();
+        var calls = 0;
+        var commit = new GroupCommit<int, string>(
+            items => Interlocked.Increment(ref calls) == 1 ? reply.Task : Task.FromResult(items.Select(i => $"r{i}").ToArray()),
+            maxBatch: 8);
+        // The first goes alone; the other five wait for it and go together in the second call. Started off the test
+        // framework's synchronization context, as in the router, which has none.
+        var callers = await Task.Run(() => Enumerable.Range(1, 6).Select(CallerAsync).ToArray());
+
+        var replyThread = 0;
+        var thread = new Thread(() =>
+        {
+            replyThread = Environment.CurrentManagedThreadId;
+            reply.SetResult(["r1"]);
+        });
+        thread.Start();
+        thread.Join();
+
+        var results = await Task.WhenAll(callers).WaitAsync(Deadline);
+        Assert.Equal(["r1", "r2", "r3", "r4", "r5", "r6"], results.Select(r => r.Result));
+        Assert.All(results, r => Assert.Equal(replyThread, r.Thread));
+        Assert.Equal(2, calls);
+
+        async Task<(string Result, int Thread)> CallerAsync(int item)
+        {
+            var result = await commit.SendAsync(item);
+            return (result, Environment.CurrentManagedThreadId);
+        }
+    }
 }
