@@ -6,13 +6,17 @@ namespace LlmRouter.LiveState;
 /// and nothing queues behind a slow call but the items that arrived during it.
 /// </summary>
 /// <remarks>
-/// Each item has a task of its own, completed one after the other on the thread that got the reply, so each caller's
-/// continuation runs there in turn. One task shared by every caller would run only one of them inline: .NET queues the
-/// other awaits of a task to the thread pool, which cost a thread-pool hop (a worker woken, then spinning) per request.
+/// Each item has a task of its own, completed one after the other on the thread that got the reply. One task shared by
+/// every caller would run only one of them there: .NET queues the other awaits of a task to the thread pool.
 /// </remarks>
 /// <param name="send">Sends a batch in one call and returns one result per item, in order.</param>
 /// <param name="maxBatch">Items per call at most; a longer queue goes in several calls, one after the other.</param>
-internal sealed class GroupCommit<TItem, TResult>(Func<IReadOnlyList<TItem>, Task<TResult[]>> send, int maxBatch)
+/// <param name="inTurn">
+/// Every caller goes on in turn on the thread that got the reply. Best where the callers' work is short, or where the
+/// process has one CPU, on which a thread-pool hop is a worker woken to run there anyway (then spinning). Otherwise only
+/// the first does, and the others are queued to the thread pool to run side by side.
+/// </param>
+internal sealed class GroupCommit<TItem, TResult>(Func<IReadOnlyList<TItem>, Task<TResult[]>> send, int maxBatch, bool inTurn)
 {
     private readonly Lock _lock = new();
     private Batch _open = new();
@@ -21,15 +25,15 @@ internal sealed class GroupCommit<TItem, TResult>(Func<IReadOnlyList<TItem>, Tas
     /// <summary>The result of the call that carried <paramref name="item"/>, or its exception.</summary>
     public Task<TResult> SendAsync(TItem item)
     {
-        var result = new TaskCompletionSource<TResult>();
+        Task<TResult> result;
         bool start;
         lock (_lock)
         {
-            _open.Add(item, result);
+            result = _open.Add(item, inTurn);
             start = Start();
         }
         if (start) _ = SendOpenBatchesAsync();
-        return result.Task;
+        return result;
     }
 
     /// <summary>Several items in the same call (unless it is full): the result of each, in order.</summary>
@@ -39,12 +43,7 @@ internal sealed class GroupCommit<TItem, TResult>(Func<IReadOnlyList<TItem>, Tas
         bool start;
         lock (_lock)
         {
-            for (var i = 0; i < items.Count; i++)
-            {
-                var result = new TaskCompletionSource<TResult>();
-                _open.Add(items[i], result);
-                results[i] = result.Task;
-            }
+            for (var i = 0; i < items.Count; i++) results[i] = _open.Add(items[i], inTurn);
             start = Start();
         }
         if (start) _ = SendOpenBatchesAsync();
@@ -105,10 +104,12 @@ internal sealed class GroupCommit<TItem, TResult>(Func<IReadOnlyList<TItem>, Tas
         public List<TItem> Items { get; } = [];
         public List<TaskCompletionSource<TResult>> Waiters { get; } = [];
 
-        public void Add(TItem item, TaskCompletionSource<TResult> waiter)
+        public Task<TResult> Add(TItem item, bool inTurn)
         {
+            var waiter = new TaskCompletionSource<TResult>(inTurn || Items.Count == 0 ? TaskCreationOptions.None : TaskCreationOptions.RunContinuationsAsynchronously);
             Items.Add(item);
             Waiters.Add(waiter);
+            return waiter.Task;
         }
     }
 }

@@ -51,8 +51,9 @@ internal sealed partial class RedisLiveState : ILiveState, IDisposable
         _local = local;
         _logger = logger;
         _time = time ?? TimeProvider.System;
-        _admissions = new GroupCommit<AdmissionRequest, RedisResult>(SendAdmissionsAsync, MaxBatch);
-        _settles = new GroupCommit<SettleRequest, bool>(SendSettlesAsync, MaxBatch);
+        // An admission's caller goes on to route and send its request; a settle's only counts it done.
+        _admissions = new GroupCommit<AdmissionRequest, RedisResult>(SendAdmissionsAsync, MaxBatch, inTurn: Environment.ProcessorCount == 1);
+        _settles = new GroupCommit<SettleRequest, bool>(SendSettlesAsync, MaxBatch, inTurn: true);
         _riding = new RidingSettles((batch, riding) => SendSettlesAsync(batch, riding), MaxBatch, settleWait ?? RidingSettles.DefaultWait);
         if (settings is { PrefetchAdmissions: true }) _spares = new SpareAdmissions(_time, AdmitSpares, ReleaseSpareAsync);
     }

@@ -44,7 +44,7 @@ public sealed class GroupCommitTests
     public async Task OneItem_IsSentAtOnce_Alone()
     {
         var sender = new GatedSender();
-        var commit = new GroupCommit<int, string>(sender.SendAsync, maxBatch: 8);
+        var commit = new GroupCommit<int, string>(sender.SendAsync, maxBatch: 8, inTurn: true);
 
         var result = commit.SendAsync(1);
         await WaitForCallsAsync(sender, 1);
@@ -58,7 +58,7 @@ public sealed class GroupCommitTests
     public async Task ItemsArrivingDuringACall_GoTogetherInTheNext_EachGetsItsOwnResult()
     {
         var sender = new GatedSender();
-        var commit = new GroupCommit<int, string>(sender.SendAsync, maxBatch: 8);
+        var commit = new GroupCommit<int, string>(sender.SendAsync, maxBatch: 8, inTurn: true);
 
         var first = commit.SendAsync(1);
         await WaitForCallsAsync(sender, 1);
@@ -77,7 +77,7 @@ public sealed class GroupCommitTests
     public async Task LongQueue_IsSplitIntoCallsOfAtMostMaxBatch()
     {
         var sender = new GatedSender();
-        var commit = new GroupCommit<int, string>(sender.SendAsync, maxBatch: 3);
+        var commit = new GroupCommit<int, string>(sender.SendAsync, maxBatch: 3, inTurn: true);
 
         var first = commit.SendAsync(0);
         await WaitForCallsAsync(sender, 1);
@@ -97,7 +97,7 @@ public sealed class GroupCommitTests
     public async Task FailedCall_FailsOnlyItsOwnItems_TheNextCallStillGoes()
     {
         var sender = new GatedSender();
-        var commit = new GroupCommit<int, string>(sender.SendAsync, maxBatch: 8);
+        var commit = new GroupCommit<int, string>(sender.SendAsync, maxBatch: 8, inTurn: true);
 
         var failing = commit.SendAsync(-1);
         await WaitForCallsAsync(sender, 1);
@@ -111,19 +111,38 @@ public sealed class GroupCommitTests
     }
 
     /// <summary>
-    /// Every caller goes on, one after the other, on the thread that got the call's reply: a request waiting for Redis
-    /// continues where the reply came in, without a thread-pool hop (a worker woken, then spinning) of its own.
+    /// In turn, every caller goes on, one after the other, on the thread that got the call's reply: a request waiting for
+    /// Redis continues where the reply came in, without a thread-pool hop (a worker woken, then spinning) of its own.
     /// </summary>
     [Fact]
-    public async Task Callers_AllContinueOnTheThreadThatGotTheReply()
+    public async Task InTurn_AllCallersContinueOnTheThreadThatGotTheReply()
+    {
+        var (replyThread, results) = await SixCallersAsync(inTurn: true);
+
+        Assert.All(results, r => Assert.Equal(replyThread, r.Thread));
+    }
+
+    /// <summary>Not in turn (more than one CPU), the first caller goes on there and the others on the thread pool, side by side.</summary>
+    [Fact]
+    public async Task NotInTurn_OnlyTheFirstCallerOfEachCallContinuesOnTheThreadThatGotTheReply()
+    {
+        var (replyThread, results) = await SixCallersAsync(inTurn: false);
+
+        // Caller 1 went alone in the first call; caller 2 was the first of the second call, which ran on the same thread.
+        Assert.Equal(replyThread, results[0].Thread);
+        Assert.Equal(replyThread, results[1].Thread);
+        Assert.All(results[2..], r => Assert.NotEqual(replyThread, r.Thread));
+    }
+
+    /// <summary>Six callers: the first goes alone; the other five wait for it and go together in a second call, answered at once.</summary>
+    private static async Task<(int ReplyThread, (string Result, int Thread)[] Results)> SixCallersAsync(bool inTurn)
     {
         var reply = new TaskCompletionSource<string[]>();
         var calls = 0;
         var commit = new GroupCommit<int, string>(
             items => Interlocked.Increment(ref calls) == 1 ? reply.Task : Task.FromResult(items.Select(i => $"r{i}").ToArray()),
-            maxBatch: 8);
-        // The first goes alone; the other five wait for it and go together in the second call. Started off the test
-        // framework's synchronization context, as in the router, which has none.
+            maxBatch: 8, inTurn);
+        // Started off the test framework's synchronization context, as in the router, which has none.
         var callers = await Task.Run(() => Enumerable.Range(1, 6).Select(CallerAsync).ToArray());
 
         var replyThread = 0;
@@ -137,8 +156,8 @@ public sealed class GroupCommitTests
 
         var results = await Task.WhenAll(callers).WaitAsync(Deadline);
         Assert.Equal(["r1", "r2", "r3", "r4", "r5", "r6"], results.Select(r => r.Result));
-        Assert.All(results, r => Assert.Equal(replyThread, r.Thread));
         Assert.Equal(2, calls);
+        return (replyThread, results);
 
         async Task<(string Result, int Thread)> CallerAsync(int item)
         {
