@@ -172,13 +172,22 @@ public sealed class RedisLiveStateTests : LiveStateContract, IClassFixture<Redis
         await settled;
     }
 
+    /// <summary>
+    /// A key allowing 1,000 requests and 1,000,000 tokens a minute, reserving 10 tokens a request, after its first request
+    /// (7 tokens), which seeded it and created this minute's counters.
+    /// </summary>
+    private async Task<KeyAdmission> KeyWithRpmAndTpmAsync(Deployment[] only)
+    {
+        var key = new KeyAdmission { KeyId = Guid.NewGuid(), RpmLimit = 1_000, TpmLimit = 1_000_000, ReserveTokens = 10 };
+        await SettleAsync(await AdmitAsync(only, key: key), tokens: 7);
+        return key;
+    }
+
     [Fact]
     public async Task AdmitAndSettle_KeyWithRpmAndTpm_RedisRunsThirteenCommands()
     {
         var only = new[] { Dep(Id("a")) };
-        var key = new KeyAdmission { KeyId = Guid.NewGuid(), RpmLimit = 1_000, TpmLimit = 1_000_000, ReserveTokens = 10 };
-        // The first request seeds the key and creates this minute's counters.
-        await SettleAsync(await AdmitAsync(only, key: key), tokens: 7);
+        var key = await KeyWithRpmAndTpmAsync(only);
         var before = await _redis.Server.CommandCallsAsync();
 
         await SettleAsync(await AdmitAsync(only, key: key), tokens: 7);
@@ -197,8 +206,7 @@ public sealed class RedisLiveStateTests : LiveStateContract, IClassFixture<Redis
     public async Task AdmitAndSettle_ManyInOneCall_EachCountedInOrder_RedisRunsItsCommandsOncePerCallNotPerRequest()
     {
         var only = new[] { Dep(Id("batched")) };
-        var key = new KeyAdmission { KeyId = Guid.NewGuid(), RpmLimit = 1_000, TpmLimit = 1_000_000, ReserveTokens = 10 };
-        await SettleAsync(await AdmitAsync(only, key: key), tokens: 7);
+        var key = await KeyWithRpmAndTpmAsync(only);
         var before = await _redis.Server.CommandCallsAsync();
         var calls = _state.RoundTrips;
 
