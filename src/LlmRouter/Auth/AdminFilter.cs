@@ -35,12 +35,13 @@ internal sealed class AdminFilter(GeneralSettings settings, IKeyAuthenticator ke
         var http = context.HttpContext;
         var presented = Credentials.BearerToken(http.Request);
         if (presented.Length == 0) return ErrorResponses.Result(ApiError.InvalidApiKey());
-        if (_master.Matches(presented))
+        var hash = SecretHash.Of(presented);
+        if (_master.Matches(hash))
         {
             AdminCaller.MasterKey.Attach(http);
             return await next(context);
         }
-        var lookup = await keys.AuthenticateAsync(presented, time.GetUtcNow(), http.RequestAborted);
+        var lookup = await keys.AuthenticateAsync(presented, hash, time.GetUtcNow(), http.RequestAborted);
         switch (lookup.Status)
         {
             case KeyLookupStatus.Unavailable:

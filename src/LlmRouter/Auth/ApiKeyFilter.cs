@@ -22,10 +22,11 @@ internal sealed class ApiKeyFilter(GeneralSettings settings, TimeProvider time, 
         var http = context.HttpContext;
         var presented = Credentials.BearerToken(http.Request);
         if (presented.Length == 0) return Refuse(ApiError.InvalidApiKey());
-        if (_master.Matches(presented)) return next(context);
+        var hash = SecretHash.Of(presented);
+        if (_master.Matches(hash)) return next(context);
         if (_keys is null) return Refuse(ApiError.InvalidApiKey());
 
-        var lookup = _keys.AuthenticateAsync(presented, time.GetUtcNow(), http.RequestAborted);
+        var lookup = _keys.AuthenticateAsync(presented, hash, time.GetUtcNow(), http.RequestAborted);
         return lookup.IsCompletedSuccessfully ? Continue(lookup.Result, context, next) : AwaitLookupAsync(lookup, context, next);
     }
 

@@ -1,5 +1,4 @@
-using System.Security.Cryptography;
-using System.Text;
+using LlmRouter.Keys;
 
 namespace LlmRouter.Auth;
 
@@ -16,20 +15,15 @@ internal static class Credentials
     }
 }
 
-/// <summary>The master key, kept only as its hash and compared in constant time (hashing equalises lengths).</summary>
+/// <summary>
+/// The master key, kept only as its hash and compared in constant time (hashing equalises lengths). The caller hashes
+/// what was presented once, for this check and the virtual-key lookup alike.
+/// </summary>
 internal sealed class MasterKey(string? key)
 {
-    private readonly byte[]? _hash = key is null ? null : SHA256.HashData(Encoding.UTF8.GetBytes(key));
+    private readonly SecretHash? _hash = key is null ? null : SecretHash.Of(key);
 
     public bool IsConfigured => _hash is not null;
 
-    public bool Matches(string presented)
-    {
-        if (_hash is null) return false;
-        Span<byte> hash = stackalloc byte[32];
-        var max = Encoding.UTF8.GetMaxByteCount(presented.Length);
-        Span<byte> utf8 = max <= 256 ? stackalloc byte[256] : new byte[max];
-        SHA256.HashData(utf8[..Encoding.UTF8.GetBytes(presented, utf8)], hash);
-        return CryptographicOperations.FixedTimeEquals(hash, _hash);
-    }
+    public bool Matches(SecretHash presented) => _hash is { } hash && hash.EqualsInConstantTime(presented);
 }

@@ -3,7 +3,8 @@ namespace LlmRouter.Keys;
 /// <summary>Resolves a presented secret to a key, from the in-process cache; Postgres only on a cache miss.</summary>
 internal interface IKeyAuthenticator
 {
-    ValueTask<KeyLookup> AuthenticateAsync(string secret, DateTimeOffset now, CancellationToken cancellationToken);
+    /// <param name="hash">The secret's <see cref="SecretHash"/>: the caller has it already (the master key check needs it too).</param>
+    ValueTask<KeyLookup> AuthenticateAsync(string secret, SecretHash hash, DateTimeOffset now, CancellationToken cancellationToken);
 }
 
 internal enum KeyLookupStatus

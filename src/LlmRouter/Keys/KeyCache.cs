@@ -33,10 +33,9 @@ internal sealed partial class KeyCache(KeySecretReader reader, DatabaseState dat
     /// <summary>Entries held, for tests and metrics.</summary>
     public int Count => _entries.Count;
 
-    public ValueTask<KeyLookup> AuthenticateAsync(string secret, DateTimeOffset now, CancellationToken cancellationToken)
+    public ValueTask<KeyLookup> AuthenticateAsync(string secret, SecretHash hash, DateTimeOffset now, CancellationToken cancellationToken)
     {
         if (!KeySecret.HasValidShape(secret)) return ValueTask.FromResult(Invalid);
-        var hash = SecretHash.Of(secret);
         if (_entries.TryGetValue(hash, out var entry) && (!entry.IsUnknown || entry.UnknownUntil > now))
             return ValueTask.FromResult(entry.Evaluate(now));
         // Without a database there are no virtual keys at all.

@@ -40,6 +40,11 @@ internal sealed record AdmissionRequest
     public required TimeSpan LeaseTtl { get; init; }
     /// <summary>A request's first admission, over every routable deployment of its group: it may take a spare.</summary>
     public bool MayUseSpare { get; init; }
+    /// <summary>The routing strategy orders by <see cref="AdmissionResult.Stats"/>; otherwise the result leaves them out.</summary>
+    public bool WantsStats { get; init; }
+
+    /// <summary>A table for the candidates' stats when they are wanted, else null.</summary>
+    public Dictionary<string, DeploymentStats>? NewStats() => WantsStats ? new(Candidates.Count, StringComparer.Ordinal) : null;
 }
 
 internal enum AdmissionStatus
@@ -73,7 +78,7 @@ internal sealed record AdmissionResult
     /// <summary>After admission: what the key has left this minute (for x-ratelimit-* headers).</summary>
     public long? RemainingRequests { get; init; }
     public long? RemainingTokens { get; init; }
-    public IReadOnlyDictionary<string, DeploymentStats> Stats { get; init; } = EmptyStats;
+    public IReadOnlyDictionary<string, DeploymentStats> Stats { get; init; } = NoStats;
     /// <summary>The deployment slot to settle; null unless admitted.</summary>
     public Lease? Lease { get; init; }
     /// <summary>The key's reservation, when this admission took one; settled once, at the end of the request.</summary>
@@ -81,7 +86,7 @@ internal sealed record AdmissionResult
     /// <summary>The key (if any) has no parallel limit and room under its other limits for many more requests like this one.</summary>
     public bool PlentyLeft { get; init; }
 
-    private static readonly Dictionary<string, DeploymentStats> EmptyStats = new();
+    public static readonly IReadOnlyDictionary<string, DeploymentStats> NoStats = new Dictionary<string, DeploymentStats>();
 }
 
 /// <summary>A held deployment slot. Settled exactly once; until then the heartbeat keeps it alive.</summary>

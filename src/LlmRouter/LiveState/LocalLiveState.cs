@@ -34,7 +34,7 @@ internal sealed class LocalLiveState(ILogger<LocalLiveState>? logger = null) : I
     {
         var now = request.Now;
         var minute = TimeBuckets.Minute(now);
-        var stats = new Dictionary<string, DeploymentStats>(request.Candidates.Count, StringComparer.Ordinal);
+        var stats = request.NewStats();
         if (request.Key is { } key && CheckKey(key, now, minute) is { } refused) return refused;
 
         Deployment? chosen = null;
@@ -44,8 +44,9 @@ internal sealed class LocalLiveState(ILogger<LocalLiveState>? logger = null) : I
         foreach (var candidate in request.Candidates)
         {
             var count = Count(LiveKeys.DeploymentLeases(candidate.Id), now);
-            stats[candidate.Id] = new DeploymentStats(count, _ttft.GetValueOrDefault(candidate.Id),
-                Counter(LiveKeys.DeploymentTokens(candidate.Id, minute)), Counter(LiveKeys.DeploymentRequests(candidate.Id, minute)));
+            if (stats is not null)
+                stats[candidate.Id] = new DeploymentStats(count, _ttft.GetValueOrDefault(candidate.Id),
+                    Counter(LiveKeys.DeploymentTokens(candidate.Id, minute)), Counter(LiveKeys.DeploymentRequests(candidate.Id, minute)));
             if (_cooldownUntil.TryGetValue(candidate.Id, out var until) && until > now)
             {
                 if (earliestCooldownEnd is null || until < earliestCooldownEnd) earliestCooldownEnd = until;
@@ -62,11 +63,12 @@ internal sealed class LocalLiveState(ILogger<LocalLiveState>? logger = null) : I
                 chosenCount = count;
             }
         }
+        var live = stats ?? AdmissionResult.NoStats;
         if (chosen is null)
         {
             return anyBusy || earliestCooldownEnd is null
-                ? new AdmissionResult { Status = AdmissionStatus.Busy, Stats = stats }
-                : new AdmissionResult { Status = AdmissionStatus.CoolingDown, RetryAt = earliestCooldownEnd, Stats = stats };
+                ? new AdmissionResult { Status = AdmissionStatus.Busy, Stats = live }
+                : new AdmissionResult { Status = AdmissionStatus.CoolingDown, RetryAt = earliestCooldownEnd, Stats = live };
         }
 
         var expiry = now + request.LeaseTtl;
@@ -89,7 +91,7 @@ internal sealed class LocalLiveState(ILogger<LocalLiveState>? logger = null) : I
         return new AdmissionResult
         {
             Status = AdmissionStatus.Admitted, Deployment = chosen, Lease = new Lease(request.LeaseId, chosen, shared: false), KeyHold = hold,
-            Stats = stats, RemainingRequests = remainingRequests, RemainingTokens = remainingTokens,
+            Stats = live, RemainingRequests = remainingRequests, RemainingTokens = remainingTokens,
         };
     }
 

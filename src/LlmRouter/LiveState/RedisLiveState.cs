@@ -174,13 +174,14 @@ internal sealed partial class RedisLiveState : ILiveState, IDisposable
         var retryMs = (long)reply[2];
         var remainingRequests = (long)reply[3];
         var remainingTokens = (long)reply[4];
-        var stats = new Dictionary<string, DeploymentStats>(candidates.Count, StringComparer.Ordinal);
+        var table = request.NewStats();
+        var stats = table ?? AdmissionResult.NoStats;
         var nearLimit = (int)reply[5] == 1;
         var plentyLeft = (int)reply[6] == 1;
-        for (var i = 0; i < candidates.Count && LiveScripts.ReplyHead + i * 4 + 3 < reply.Length; i++)
+        for (var i = 0; table is not null && i < candidates.Count && LiveScripts.ReplyHead + i * 4 + 3 < reply.Length; i++)
         {
             var o = LiveScripts.ReplyHead + i * 4;
-            stats[candidates[i].Id] = new DeploymentStats((int)reply[o],
+            table[candidates[i].Id] = new DeploymentStats((int)reply[o],
                 double.Parse((string)reply[o + 1]!, CultureInfo.InvariantCulture), (long)reply[o + 2], (long)reply[o + 3]);
         }
         return status switch

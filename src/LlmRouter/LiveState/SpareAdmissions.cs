@@ -12,8 +12,9 @@ namespace LlmRouter.LiveState;
 /// little earlier. So that the early count cannot be noticed, a spare is taken only when the key has no parallel limit
 /// and room under each of its other limits for <see cref="LiveScripts.PlentyLeft"/> more requests like the last one,
 /// and when no deployment of the group, nor the backend, caps requests in flight (a spare would hold a slot that
-/// another replica may need). Nor is one taken for least-busy routing over several deployments: that choice follows
-/// the in-flight counts of the moment, and a choice made ahead would be stale by the time a request used it.
+/// another replica may need). Nor is one taken for least-busy, latency- or usage-based routing over several
+/// deployments: those choices follow the live numbers of the moment, and a choice made ahead would be stale by the time
+/// a request used it.
 /// </para>
 /// <para>
 /// A request takes a spare only within the minute it was admitted in, on a deployment the request may go to, and when
@@ -96,8 +97,14 @@ internal sealed class SpareAdmissions : IDisposable
     /// <summary>Spares being taken now.</summary>
     public int Taking => Volatile.Read(ref _fetching);
 
-    /// <summary>Whether <paramref name="request"/> may take a spare, and have one taken after it.</summary>
-    public static bool Applies(AdmissionRequest request) => request.MayUseSpare && Quiet(request);
+    /// <summary>
+    /// Whether <paramref name="request"/> may take a spare, and have one taken after it. Not where latency- or
+    /// usage-based routing chooses among several deployments by the numbers each admission brings back: a choice made
+    /// ahead could be stale when it is used. (Their settles may still ride: a riding settle runs just ahead of the next
+    /// admission, so its numbers are in by then.)
+    /// </summary>
+    public static bool Applies(AdmissionRequest request) =>
+        request.MayUseSpare && !(request.WantsStats && request.Candidates.Count > 1) && Quiet(request);
 
     /// <summary>
     /// Whether nothing that admits requests reads what <paramref name="request"/>'s admission counts while it runs: no

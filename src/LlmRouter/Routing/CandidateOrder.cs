@@ -15,6 +15,9 @@ internal sealed class CandidateOrder(RouterSettings settings)
 
     private readonly ConcurrentDictionary<string, DeploymentStats> _stats = new(StringComparer.Ordinal);
 
+    /// <summary>Only latency- and usage-based routing read the live numbers; the others need not carry them.</summary>
+    public bool UsesStats => settings.RoutingStrategy is RoutingStrategy.LatencyBased or RoutingStrategy.UsageBased;
+
     public void Remember(IReadOnlyDictionary<string, DeploymentStats> stats)
     {
         foreach (var (id, value) in stats) _stats[id] = value;
@@ -40,7 +43,7 @@ internal sealed class CandidateOrder(RouterSettings settings)
             case RoutingStrategy.LatencyBased:
                 var best = ordered.Select(d => StatsOf(d.Id).TtftMs).Where(t => t > 0).DefaultIfEmpty(0).Min();
                 // Unmeasured deployments (0) sort first so they get measured; near-best ones stay shuffled among themselves.
-                ordered = [.. ordered.OrderBy(d => StatsOf(d.Id).TtftMs is var t && t <= best * (1 + LatencyBuffer) ? 0 : t)
+                ordered = [.. ordered.OrderBy(d => StatsOf(d.Id).TtftMs is var t && t <= 0 ? -1 : t <= best * (1 + LatencyBuffer) ? 0 : t)
                     .ThenByDescending(availability.IsWarm)];
                 return (ordered, false);
             case RoutingStrategy.UsageBased:

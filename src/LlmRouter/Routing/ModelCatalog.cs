@@ -17,5 +17,6 @@ internal sealed class ModelCatalog
 
     public IReadOnlyList<string> GroupNames { get; }
 
+    /// <param name="deployments">The catalog's own array, shared by every request (routing hands it on uncopied): read it, never write it.</param>
     public bool TryGetGroup(string name, out Deployment[] deployments) => _groups.TryGetValue(name, out deployments!);
 }

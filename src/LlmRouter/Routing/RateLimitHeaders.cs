@@ -12,7 +12,7 @@ internal static class RateLimitHeaders
     {
         if (key is null || (key.RpmLimit is null && key.TpmLimit is null)) return null;
         var headers = new Dictionary<string, string>(6, StringComparer.OrdinalIgnoreCase);
-        Write((name, value) => headers[name] = value, key, admission, now);
+        Write(static (target, name, value) => target[name] = value, headers, key, admission, now);
         return headers;
     }
 
@@ -20,25 +20,38 @@ internal static class RateLimitHeaders
     public static void Apply(IHeaderDictionary headers, KeyRecord? key, AdmissionResult admission, DateTimeOffset now)
     {
         if (key is null || (key.RpmLimit is null && key.TpmLimit is null)) return;
-        Write((name, value) => headers[name] = value, key, admission, now);
+        Write(static (target, name, value) => target[name] = value, headers, key, admission, now);
     }
 
-    private static void Write(Action<string, string> set, KeyRecord key, AdmissionResult admission, DateTimeOffset now)
+    // The reset text is the same for every request within a millisecond: format it once per millisecond, not per request.
+    private static ResetText? _lastReset;
+
+    private sealed record ResetText(long Millis, string Text);
+
+    /// <param name="set">Static, so no closure per request.</param>
+    private static void Write<TTarget>(Action<TTarget, string, string> set, TTarget target, KeyRecord key, AdmissionResult admission, DateTimeOffset now)
     {
         var reset = Seconds(TimeBuckets.NextMinute(now) - now);
         if (key.RpmLimit is { } rpm)
         {
-            set("x-ratelimit-limit-requests", rpm.ToString(CultureInfo.InvariantCulture));
-            set("x-ratelimit-remaining-requests", (admission.RemainingRequests ?? rpm).ToString(CultureInfo.InvariantCulture));
-            set("x-ratelimit-reset-requests", reset);
+            set(target, "x-ratelimit-limit-requests", rpm.ToString(CultureInfo.InvariantCulture));
+            set(target, "x-ratelimit-remaining-requests", (admission.RemainingRequests ?? rpm).ToString(CultureInfo.InvariantCulture));
+            set(target, "x-ratelimit-reset-requests", reset);
         }
         if (key.TpmLimit is { } tpm)
         {
-            set("x-ratelimit-limit-tokens", tpm.ToString(CultureInfo.InvariantCulture));
-            set("x-ratelimit-remaining-tokens", (admission.RemainingTokens ?? tpm).ToString(CultureInfo.InvariantCulture));
-            set("x-ratelimit-reset-tokens", reset);
+            set(target, "x-ratelimit-limit-tokens", tpm.ToString(CultureInfo.InvariantCulture));
+            set(target, "x-ratelimit-remaining-tokens", (admission.RemainingTokens ?? tpm).ToString(CultureInfo.InvariantCulture));
+            set(target, "x-ratelimit-reset-tokens", reset);
         }
     }
 
-    private static string Seconds(TimeSpan span) => $"{Math.Max(0, span.TotalSeconds):0.###}s";
+    private static string Seconds(TimeSpan span)
+    {
+        var millis = (long)Math.Round(Math.Max(0, span.TotalMilliseconds));
+        if (Volatile.Read(ref _lastReset) is { } last && last.Millis == millis) return last.Text;
+        var text = $"{millis / 1000.0:0.###}s";
+        Volatile.Write(ref _lastReset, new ResetText(millis, text));
+        return text;
+    }
 }

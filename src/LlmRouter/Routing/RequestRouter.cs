@@ -1,3 +1,4 @@
+using System.Collections.Concurrent;
 using LlmRouter.Backends;
 using LlmRouter.Configuration;
 using LlmRouter.Errors;
@@ -29,7 +30,9 @@ internal sealed partial class RequestRouter
     private readonly BackendRegistry _backends;
     private readonly RouterSettings _settings;
     private readonly TimeProvider _time;
-    private readonly ResiliencePipeline _pipeline;
+    // One pipeline per answer type (generations, embeddings): a pipeline typed like its callback runs the retry strategy
+    // without converting every outcome to object and back, which cost each request two more state machines.
+    private readonly ConcurrentDictionary<Type, object> _pipelines = new();
     private readonly KeyUsageReader _usage;
     private readonly ILogger<RequestRouter> _logger;
 
@@ -47,15 +50,17 @@ internal sealed partial class RequestRouter
         _backends = backends;
         _settings = settings;
         _time = time;
-        _pipeline = BuildPipeline(settings, time);
     }
 
-    private static ResiliencePipeline BuildPipeline(RouterSettings settings, TimeProvider time)
+    private ResiliencePipeline<Routed<T>> PipelineFor<T>() => (ResiliencePipeline<Routed<T>>)_pipelines.GetOrAdd(typeof(T),
+        static (_, router) => BuildPipeline<T>(router._settings, router._time), this);
+
+    private static ResiliencePipeline<Routed<T>> BuildPipeline<T>(RouterSettings settings, TimeProvider time)
     {
-        var builder = new ResiliencePipelineBuilder { TimeProvider = time };
+        var builder = new ResiliencePipelineBuilder<Routed<T>> { TimeProvider = time };
         if (settings.NumRetries > 0)
         {
-            builder.AddRetry(new RetryStrategyOptions
+            builder.AddRetry(new RetryStrategyOptions<Routed<T>>
             {
                 MaxRetryAttempts = settings.NumRetries,
                 // Not once `timeout` (the whole call) has passed: a retry then could only fail.
@@ -106,7 +111,7 @@ internal sealed partial class RequestRouter
                     var firstByte = call.Stream ? _settings.StreamTimeout ?? _settings.Timeout : Min(_settings.FirstTokenTimeout, _settings.Timeout);
                     context.Properties.Set(FirstByteTimeout, firstByte);
                     context.Properties.Set(Deadline, deadline);
-                    var value = await _pipeline.ExecuteAsync(
+                    var value = await PipelineFor<T>().ExecuteAsync(
                         // The task as is: an async lambda here would add one more state machine to every request.
                         static (ctx, s) => new ValueTask<Routed<T>>(s.Router.AttemptAsync(s, ctx.CancellationToken)),
                         context, new AttemptRun<T>(this, attempt, start, deadline, cancellationToken));
@@ -180,7 +185,7 @@ internal sealed partial class RequestRouter
         }
         catch (Exception e) when (e is BackendFailureException or OperationCanceledException)
         {
-            state.Tried.Add(lease.Deployment.Id);
+            (state.Tried ??= new(StringComparer.Ordinal)).Add(lease.Deployment.Id);
             // Bad input is the client's fault and a client that left is nobody's: neither counts toward a cooldown.
             var failed = e is BackendFailureException { Kind: not FailureKind.BadRequest }
                 || (e is OperationCanceledException && !run.ClientGone.IsCancellationRequested);
@@ -196,7 +201,7 @@ internal sealed partial class RequestRouter
     private async Task<AdmissionResult> AdmitAsync(AttemptState state, DateTimeOffset deadline, CancellationToken cancellationToken)
     {
         _catalog.TryGetGroup(state.Group, out var deployments);
-        var routable = deployments.Where(_availability.IsRoutable).ToArray();
+        var routable = Routable(deployments);
         if (routable.Length == 0)
         {
             // Held nowhere (per the backends' own model lists) is a 404; held but unhealthy is a 503 worth retrying.
@@ -208,7 +213,7 @@ internal sealed partial class RequestRouter
             throw new ApiErrorException(ApiError.Overloaded($"No healthy backend holds a model for '{state.Group}' right now.", retryAfterSeconds: 5));
         }
         // A retry goes to a deployment not tried yet, while there is one.
-        var untried = routable.Where(d => !state.Tried.Contains(d.Id)).ToArray();
+        var untried = state.Tried is { } tried ? routable.Where(d => !tried.Contains(d.Id)).ToArray() : routable;
         var (ordered, leastBusy) = _order.Order(untried.Length > 0 ? untried : routable, _availability);
 
         while (true)
@@ -276,6 +281,8 @@ internal sealed partial class RequestRouter
 
     private ValueTask<AdmissionResult> AdmitOnceAsync(AttemptState state, Deployment[] ordered, bool leastBusy)
     {
+        // One candidate has one order: its numbers would never be read.
+        var wantsStats = _order.UsesStats && ordered.Length > 1;
         var result = _state.AdmitAsync(new AdmissionRequest
         {
             LeaseId = Ids.NewHex(),
@@ -288,8 +295,9 @@ internal sealed partial class RequestRouter
             Now = _time.GetUtcNow(),
             LeaseTtl = _settings.LeaseTtl,
             MayUseSpare = state is { Attempts: 1, GroupIndex: 1, KeyHold: null },
+            WantsStats = wantsStats,
         });
-        return Remember(result);
+        return wantsStats ? Remember(result) : result;
     }
 
     private async ValueTask<AdmissionResult> Remember(ValueTask<AdmissionResult> pending)
@@ -297,6 +305,19 @@ internal sealed partial class RequestRouter
         var result = await pending;
         _order.Remember(result.Stats);
         return result;
+    }
+
+    /// <summary>The group's routable deployments: the group's own array when all are (nearly always), no copy.</summary>
+    private Deployment[] Routable(Deployment[] deployments)
+    {
+        var count = 0;
+        foreach (var d in deployments) if (_availability.IsRoutable(d)) count++;
+        if (count == deployments.Length) return deployments;
+        var routable = new Deployment[count];
+        var next = 0;
+        foreach (var d in deployments) if (next < count && _availability.IsRoutable(d)) routable[next++] = d;
+        // Health can change between the two passes.
+        return next == count ? routable : routable[..next];
     }
 
     private int RetryAfter(DateTimeOffset? at) =>
@@ -313,7 +334,8 @@ internal sealed partial class RequestRouter
         public int GroupIndex { get; set; }
         public string Group { get; set; } = call.Model;
         public int Attempts { get; set; }
-        public HashSet<string> Tried { get; } = new(StringComparer.Ordinal);
+        /// <summary>Deployments that failed this request; null until one has (nearly always).</summary>
+        public HashSet<string>? Tried { get; set; }
         public KeyHold? KeyHold { get; set; }
         public AdmissionResult? LastAdmission { get; set; }
     }

@@ -1,5 +1,6 @@
 using System.Diagnostics;
 using LlmRouter.Configuration;
+using LlmRouter.Keys;
 using LlmRouter.Tests.Services;
 using Npgsql;
 
@@ -21,6 +22,10 @@ internal static class KeysTestSupport
         {(databaseUrl is null ? "" : $"  database_url: {databaseUrl}")}
         {(redisUrl is null ? "" : $"  redis_url: {redisUrl}")}
         """;
+
+    /// <summary>A lookup as the request filter makes it, hashing the secret here.</summary>
+    public static ValueTask<KeyLookup> AuthenticateAsync(this KeyCache cache, string secret, DateTimeOffset now, CancellationToken cancellationToken) =>
+        cache.AuthenticateAsync(secret, SecretHash.Of(secret), now, cancellationToken);
 
     public static RouterConfig Config(string? databaseUrl, string? redisUrl, string? masterKey = MasterKey) =>
         ConfigLoader.Parse(ConfigYaml(databaseUrl, redisUrl, masterKey), "test.yaml", _ => null, _ => { });

@@ -1,4 +1,3 @@
-using System.Net;
 using LlmRouter.Tests.Infrastructure;
 using Xunit.Abstractions;
 
@@ -30,27 +29,7 @@ public sealed class QueueBoundTests(ITestOutputHelper output)
 
         var first = SendAsync(cluster.Router);
         await Eventually.UntilAsync(simulator.GetStatsAsync, s => s.Received == 1, "the first request at the simulator");
-        // Which of the next two takes the one queue place is a race; exactly one must, and the other is refused.
-        var second = SendAsync(cluster.Router);
-        var third = SendAsync(cluster.Router);
-        var refusedTask = await Task.WhenAny(second, third).WaitAsync(TimeSpan.FromSeconds(30));
-        var queued = refusedTask == second ? third : second;
-
-        using (var refused = await refusedTask)
-        {
-            await OpenAiErrorAssert.IsErrorAsync(refused, HttpStatusCode.ServiceUnavailable, code: "overloaded");
-            Assert.NotNull(refused.Headers.RetryAfter);
-        }
-
-        Assert.False(first.IsCompleted || queued.IsCompleted, "A request that should be held or queued has already been answered.");
-        Assert.Equal(1, (await simulator.GetStatsAsync()).Received);
-
-        await simulator.ReleaseAsync();
-        using var firstResponse = await first;
-        using var queuedResponse = await queued;
-        Assert.Equal(HttpStatusCode.OK, firstResponse.StatusCode);
-        Assert.Equal(HttpStatusCode.OK, queuedResponse.StatusCode);
-        Assert.Equal(2, (await simulator.GetStatsAsync()).Completed);
+        await HeldQueue.OneQueuedOneRefusedAsync(simulator, first, () => SendAsync(cluster.Router));
     }
 
     private static Task<HttpResponseMessage> SendAsync(RouterProcess router) =>

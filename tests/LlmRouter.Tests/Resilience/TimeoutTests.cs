@@ -7,8 +7,8 @@ namespace LlmRouter.Tests.Resilience;
 
 /// <summary>
 /// A backend that stops answering is cut off by the router's own timeouts with the right error: 504 <c>timeout</c>
-/// when nothing came in <c>first_token_timeout</c> (after the retries), an error frame when a started stream goes
-/// quiet for <c>idle_timeout</c>.
+/// when nothing came in <c>first_token_timeout</c> (<c>stream_timeout</c> for a stream; after the retries), an error
+/// frame when a started stream goes quiet for <c>idle_timeout</c>.
 /// </summary>
 public sealed class TimeoutTests(ITestOutputHelper output)
 {
@@ -50,6 +50,25 @@ public sealed class TimeoutTests(ITestOutputHelper output)
         output.WriteLine($"504 after {clock.Elapsed.TotalSeconds:0.00} s with timeout 2 s");
         // Five attempts of 2 s each would take 10 s; the wide margin is for a loaded machine.
         Assert.InRange(clock.Elapsed, TimeSpan.FromSeconds(1.9), TimeSpan.FromSeconds(6));
+    }
+
+    [Fact]
+    public async Task StreamedRequest_BackendHangsBeforeFirstChunk_StreamTimeoutApplies_NotFirstTokenTimeout()
+    {
+        // stream_timeout bounds a streamed answer's first chunk; first_token_timeout is for non-streamed answers only.
+        await using var cluster = await StartAsync(SimFault.Hang, new Dictionary<string, string>
+        {
+            ["stream_timeout"] = "1",
+            ["first_token_timeout"] = "120",
+            ["num_retries"] = "0",
+        });
+        var clock = Stopwatch.StartNew();
+
+        using var response = await SendAsync(cluster, stream: true);
+
+        await OpenAiErrorAssert.IsErrorAsync(response, HttpStatusCode.GatewayTimeout, code: "timeout");
+        output.WriteLine($"504 after {clock.Elapsed.TotalSeconds:0.00} s with stream_timeout 1 s, first_token_timeout 120 s");
+        Assert.InRange(clock.Elapsed, TimeSpan.FromSeconds(0.9), TimeSpan.FromSeconds(60));
     }
 
     [Fact]

@@ -40,7 +40,7 @@ public abstract class LiveStateContract
         await State.AdmitAsync(new AdmissionRequest
         {
             LeaseId = Guid.NewGuid().ToString("N"), RequestId = Guid.NewGuid().ToString("N"), Candidates = candidates,
-            LeastBusy = leastBusy, Key = key, Now = Clock.GetUtcNow(), LeaseTtl = LeaseTtl, BackendLimit = backendLimit,
+            LeastBusy = leastBusy, Key = key, Now = Clock.GetUtcNow(), LeaseTtl = LeaseTtl, BackendLimit = backendLimit, WantsStats = true,
         });
 
     private protected Task SettleAsync(AdmissionResult admitted, bool failed = false, long tokens = 0) =>

@@ -410,7 +410,7 @@ public sealed class RedisLiveStateTests : LiveStateContract, IClassFixture<Redis
         ValueTask<AdmissionResult> Once() => state.AdmitAsync(new AdmissionRequest
         {
             LeaseId = Guid.NewGuid().ToString("N"), RequestId = Guid.NewGuid().ToString("N"), Candidates = candidates, LeastBusy = true,
-            Key = key, Now = Clock.GetUtcNow(), LeaseTtl = TimeSpan.FromSeconds(15),
+            Key = key, Now = Clock.GetUtcNow(), LeaseTtl = TimeSpan.FromSeconds(15), WantsStats = true,
         });
         var result = await Once();
         if (result.Status != AdmissionStatus.KeyNeedsSeed) return result;
