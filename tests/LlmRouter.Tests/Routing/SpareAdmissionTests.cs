@@ -66,8 +66,8 @@ public sealed class SpareAdmissionTests : IClassFixture<RedisFixture>, IAsyncLif
         // At shutdown the spares still waiting are given back: Redis counts the three requests, no more.
         await _state.ReleaseSparesAsync();
         Assert.Equal(0, _state.Spares.Waiting);
-        await UntilAsync(async () => await CounterAsync(LiveKeys.KeyRequests(key.KeyId, Minute)) == 3, "the key's request count to be exact");
-        await UntilAsync(async () => await CounterAsync(LiveKeys.KeyTokens(key.KeyId, Minute)) == 21, "the key's token count to be the tokens used");
+        await CountReachesAsync(LiveKeys.KeyRequests(key.KeyId, Minute), 3, "the key's request count to be exact");
+        await CountReachesAsync(LiveKeys.KeyTokens(key.KeyId, Minute), 21, "the key's token count to be the tokens used");
         Assert.Equal(3, await CounterAsync(LiveKeys.DeploymentRequests(deployments[0].Id, Minute)) + await CounterAsync(LiveKeys.DeploymentRequests(deployments[1].Id, Minute)));
         foreach (var d in deployments) Assert.Equal(0, await _db.SortedSetLengthAsync(LiveKeys.DeploymentLeases(d.Id)));
     }
@@ -108,8 +108,8 @@ public sealed class SpareAdmissionTests : IClassFixture<RedisFixture>, IAsyncLif
         _state.Dispose();
         await releasing;
         await Task.WhenAll(settles);
-        await UntilAsync(async () => await CounterAsync(LiveKeys.KeyRequests(key.KeyId, Minute)) == Requests, "the key's request count to be exact");
-        await UntilAsync(async () => await CounterAsync(LiveKeys.KeyTokens(key.KeyId, Minute)) == 7 * Requests, "the key's token count to be the tokens used");
+        await CountReachesAsync(LiveKeys.KeyRequests(key.KeyId, Minute), Requests, "the key's request count to be exact");
+        await CountReachesAsync(LiveKeys.KeyTokens(key.KeyId, Minute), 7 * Requests, "the key's token count to be the tokens used");
         await UntilAsync(async () => await _db.SortedSetLengthAsync(LiveKeys.DeploymentLeases(deployments[0].Id)) == 0, "every slot to be given back");
     }
 
@@ -188,7 +188,7 @@ public sealed class SpareAdmissionTests : IClassFixture<RedisFixture>, IAsyncLif
         var released = _state.Spares.Released;
         await _state.ReleaseSparesAsync();
         Assert.Equal(released + atCap, _state.Spares.Released);
-        await UntilAsync(async () => await CounterAsync(LiveKeys.KeyRequests(key.KeyId, Minute)) == leases.Count, "the key's request count to be exact");
+        await CountReachesAsync(LiveKeys.KeyRequests(key.KeyId, Minute), leases.Count, "the key's request count to be exact");
         await UntilAsync(async () => await _db.SortedSetLengthAsync(LiveKeys.DeploymentLeases(deployments[0].Id)) == 0, "every slot to be given back");
         Assert.Equal(7L * leases.Count, await CounterAsync(LiveKeys.KeyTokens(key.KeyId, Minute)));
     }
@@ -227,7 +227,7 @@ public sealed class SpareAdmissionTests : IClassFixture<RedisFixture>, IAsyncLif
         Assert.Equal(AdmissionStatus.Admitted, next.Status);
         Assert.Equal(0, _state.Spares.Used);
         Assert.Equal(1, await CounterAsync(LiveKeys.DeploymentRequests(deployments[0].Id, Minute)));
-        await UntilAsync(async () => await CounterAsync(LiveKeys.DeploymentRequests(deployments[0].Id, earlier)) == 2, "the stale spare's count to be given back");
+        await CountReachesAsync(LiveKeys.DeploymentRequests(deployments[0].Id, earlier), 2, "the stale spare's count to be given back");
     }
 
     [Fact]
@@ -269,7 +269,7 @@ public sealed class SpareAdmissionTests : IClassFixture<RedisFixture>, IAsyncLif
         Assert.Same(asked, admitted.KeyHold!.Key);
         // The spare's count went back: the key has counted its three requests and whatever was taken ahead after them.
         await _state.ReleaseSparesAsync();
-        await UntilAsync(async () => await CounterAsync(LiveKeys.KeyRequests(key.KeyId, Minute)) == 3, "the key's request count to be exact");
+        await CountReachesAsync(LiveKeys.KeyRequests(key.KeyId, Minute), 3, "the key's request count to be exact");
     }
 
     [Theory]
@@ -346,6 +346,10 @@ public sealed class SpareAdmissionTests : IClassFixture<RedisFixture>, IAsyncLif
     private Task SparesReadyAsync() => UntilAsync(() => _state.Spares is { Taking: 0, Waiting: > 0 }, "spares to be taken");
 
     private async Task<long> CounterAsync(string name) => (long?)await _db.StringGetAsync(name) ?? 0;
+
+    /// <summary>Polls counter <paramref name="name"/> until it reads <paramref name="expected"/>; a timeout says what it read last.</summary>
+    private Task CountReachesAsync(string name, long expected, string what) =>
+        Eventually.UntilAsync(() => CounterAsync(name), count => count == expected, what, TimeSpan.FromSeconds(20));
 
     /// <summary>The project's poll with a deadline (<see cref="Eventually"/>), with this class's 20 s bound.</summary>
     private static Task UntilAsync(Func<bool> condition, string what) => UntilAsync(() => Task.FromResult(condition()), what);
