@@ -125,6 +125,7 @@ internal static class ConfigLoader
             MaxRequestBodyBytes = maxMb is { } mb ? (long)(mb * 1024 * 1024) : defaults.MaxRequestBodyBytes,
             DrainTimeout = general.Seconds("drain_timeout") ?? defaults.DrainTimeout,
             RedisUrl = general.String("redis_url"),
+            RedisTimeout = general.Seconds("redis_timeout") ?? defaults.RedisTimeout,
             DatabaseUrl = general.String("database_url"),
             UsageFlushInterval = general.Seconds("usage_flush_interval") ?? defaults.UsageFlushInterval,
             UsageSpillPath = general.String("usage_spill_path") ?? defaults.UsageSpillPath,

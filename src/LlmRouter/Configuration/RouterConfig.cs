@@ -50,6 +50,12 @@ public sealed record GeneralSettings
     public TimeSpan DrainTimeout { get; init; } = TimeSpan.FromSeconds(30);
     /// <summary>Shared live state (in-flight counts, cooldowns, limits); null = process-local only.</summary>
     public string? RedisUrl { get; init; }
+    /// <summary>
+    /// The longest a request waits for a Redis script's answer before it falls back to this replica's own counts and
+    /// leaves Redis alone for a few seconds. A Redis that is stuck rather than gone (frozen, swapping) keeps the
+    /// connection open, and StackExchange.Redis 1.2.6 puts no limit on an asynchronous call.
+    /// </summary>
+    public TimeSpan RedisTimeout { get; init; } = TimeSpan.FromSeconds(1);
     /// <summary>Keys, quotas and usage; null = master key only, key endpoints answer 503.</summary>
     public string? DatabaseUrl { get; init; }
     /// <summary>How often the usage writer flushes a batch; a hard kill loses at most this much.</summary>

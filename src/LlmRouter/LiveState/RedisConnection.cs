@@ -24,7 +24,11 @@ internal sealed partial class RedisConnection : IAsyncDisposable
     {
         _logger = logger;
         _configuration = settings.RedisUrl is { } url ? ToConfiguration(url) : null;
+        CallTimeout = settings.RedisTimeout;
     }
+
+    /// <summary>The longest a caller waits for a script's answer (<see cref="GeneralSettings.RedisTimeout"/>).</summary>
+    public TimeSpan CallTimeout { get; }
 
     public bool IsConfigured => _configuration is not null;
     public bool IsConnected => _multiplexer?.IsConnected == true;

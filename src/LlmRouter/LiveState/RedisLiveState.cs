@@ -234,7 +234,7 @@ internal sealed partial class RedisLiveState : ILiveState, IDisposable
         // Settles waiting to ride go first on the same connection, so Redis runs them before these admissions.
         _riding.SendWith();
         Interlocked.Increment(ref _roundTrips);
-        return (RedisResult[])(await LiveScripts.Admit.EvaluateAsync(db, keys, args))!;
+        return (RedisResult[])(await LiveScripts.Admit.EvaluateAsync(db, keys, args, _redis.CallTimeout))!;
     }
 
     private static int KeysFor(AdmissionRequest request) => LiveScripts.KeySlots + request.Candidates.Count * LiveScripts.KeysPerCandidate;
@@ -319,7 +319,7 @@ internal sealed partial class RedisLiveState : ILiveState, IDisposable
             RedisValue[] args = [usage.PeriodTokens, usage.PeriodMicros, usage.MinuteRequests, usage.MinuteTokens,
                 QuotaTtlMs(key, now), now.ToUnixTimeMilliseconds(), until];
             Interlocked.Increment(ref _roundTrips);
-            await LiveScripts.Seed.EvaluateAsync(db, keys, args);
+            await LiveScripts.Seed.EvaluateAsync(db, keys, args, _redis.CallTimeout);
         }
         catch (Exception e) when (e is RedisException or TimeoutException)
         {
@@ -369,7 +369,7 @@ internal sealed partial class RedisLiveState : ILiveState, IDisposable
             for (var i = 0; i < batch.Count; i++)
                 WriteSettle(batch[i], keys.AsSpan(i * LiveScripts.SettleKeys, LiveScripts.SettleKeys), args.AsSpan(i * LiveScripts.SettleArgs, LiveScripts.SettleArgs));
             if (!riding) Interlocked.Increment(ref _roundTrips);
-            var cooling = (RedisResult[])(await LiveScripts.Settle.EvaluateAsync(db, keys, args))!;
+            var cooling = (RedisResult[])(await LiveScripts.Settle.EvaluateAsync(db, keys, args, _redis.CallTimeout))!;
             Array.Fill(settled, true);
             foreach (var position in cooling)
             {
@@ -457,7 +457,7 @@ internal sealed partial class RedisLiveState : ILiveState, IDisposable
             keys.Add(LiveKeys.KeyLeases(hold.Key.KeyId));
             args.Add(hold.RequestId);
         }
-        if (keys.Count > 0) await LiveScripts.Renew.EvaluateAsync(db, keys.ToArray(), args.ToArray());
+        if (keys.Count > 0) await LiveScripts.Renew.EvaluateAsync(db, keys.ToArray(), args.ToArray(), _redis.CallTimeout);
     }
 
     private static partial class Log

@@ -11,24 +11,21 @@ namespace LlmRouter.LiveState;
 /// </summary>
 internal sealed class RedisScript(string text)
 {
-    /// <summary>
-    /// The longest a caller waits for a script's answer; then it gets a <see cref="TimeoutException"/>. A Redis that
-    /// is stuck rather than gone (frozen, swapping) keeps the connection open, and StackExchange.Redis 1.2.6 puts no
-    /// limit on an asynchronous call, so without this every request would wait with it.
-    /// </summary>
-    public static readonly TimeSpan CallTimeout = TimeSpan.FromSeconds(1);
-
     private readonly byte[] _hash = SHA1.HashData(Encoding.UTF8.GetBytes(text));
 
-    public async Task<RedisResult> EvaluateAsync(IDatabase db, RedisKey[] keys, RedisValue[] args)
+    /// <param name="timeout">
+    /// The longest the caller waits for the answer (<see cref="Configuration.GeneralSettings.RedisTimeout"/>); then it
+    /// gets a <see cref="TimeoutException"/>.
+    /// </param>
+    public async Task<RedisResult> EvaluateAsync(IDatabase db, RedisKey[] keys, RedisValue[] args, TimeSpan timeout)
     {
         try
         {
-            return await db.ScriptEvaluateAsync(_hash, keys, args).WaitAsync(CallTimeout);
+            return await db.ScriptEvaluateAsync(_hash, keys, args).WaitAsync(timeout);
         }
         catch (RedisServerException e) when (e.Message.StartsWith("NOSCRIPT", StringComparison.Ordinal))
         {
-            return await db.ScriptEvaluateAsync(text, keys, args).WaitAsync(CallTimeout);
+            return await db.ScriptEvaluateAsync(text, keys, args).WaitAsync(timeout);
         }
     }
 }

@@ -38,9 +38,11 @@ public sealed class RedisLiveStateTests : LiveStateContract, IClassFixture<Redis
     }
 
     private static async Task<(RedisConnection, RedisLiveState)> ConnectAsync(RedisServer server, ILogger<RedisLiveState>? logger = null,
-        TimeProvider? time = null, TimeSpan? settleWait = null)
+        TimeProvider? time = null, TimeSpan? settleWait = null, TimeSpan? callTimeout = null)
     {
-        var connection = new RedisConnection(new GeneralSettings { RedisUrl = $"redis://{server.Url}" }, NullLogger<RedisConnection>.Instance);
+        var general = new GeneralSettings { RedisUrl = $"redis://{server.Url}" };
+        if (callTimeout is { } timeout) general = general with { RedisTimeout = timeout };
+        var connection = new RedisConnection(general, NullLogger<RedisConnection>.Instance);
         await connection.StartAsync();
         Assert.True(connection.IsConnected, "the test Redis should be reachable");
         return (connection, new RedisLiveState(connection, new LocalLiveState(), logger ?? NullLogger<RedisLiveState>.Instance,
@@ -243,7 +245,7 @@ public sealed class RedisLiveStateTests : LiveStateContract, IClassFixture<Redis
         RedisValue[] Args(long delta) => ["", 1, delta, 0, 0, 0, 0, 3, 60_000, 30_000, -1, "", 0, 0];
         var db = _connection.Database!;
 
-        await LiveScripts.Settle.EvaluateAsync(db, [.. Keys(), .. Keys()], [.. Args(-900), .. Args(200)]);
+        await LiveScripts.Settle.EvaluateAsync(db, [.. Keys(), .. Keys()], [.. Args(-900), .. Args(200)], _connection.CallTimeout);
 
         Assert.Equal(200, (long)await db.StringGetAsync(tpm));
         Assert.Equal(200, (long)await db.StringGetAsync(quota));
@@ -360,6 +362,34 @@ public sealed class RedisLiveStateTests : LiveStateContract, IClassFixture<Redis
         // A Redis that answered before and then did not is treated as stuck: requests do not wait for it meanwhile.
         Assert.False(state.IsShared);
         Assert.False((await Admit(state, only, key: null)).Lease!.Shared);
+    }
+
+    [Fact]
+    public async Task RedisTimeout_Configured_ACallWaitsThatLongBeforeFallingBack()
+    {
+        var server = await RedisServer.StartAsync();
+        await using var stopServer = server;
+        // redis_timeout: 60 where the default is 1 s.
+        var (connection, state) = await ConnectAsync(server, callTimeout: TimeSpan.FromSeconds(60));
+        await using var _ = connection;
+        var only = new[] { Dep(Id("patient")) };
+        Assert.True((await Admit(state, only, key: null)).Lease!.Shared);
+
+        // Frozen for twice the default timeout: with the default the request would have counted locally by then.
+        await server.PauseAsync();
+        Task<AdmissionResult> admitting;
+        try
+        {
+            admitting = Admit(state, only, key: null);
+            await Task.Delay(TimeSpan.FromSeconds(2));
+        }
+        finally
+        {
+            await server.ResumeAsync();
+        }
+
+        Assert.True((await admitting).Lease!.Shared);
+        Assert.True(state.IsShared);
     }
 
     [Fact]

@@ -142,6 +142,9 @@ public sealed class ConfigLoaderTests
         Assert.Equal(TimeSpan.FromSeconds(5), config.Router.ConnectTimeout);
         Assert.Equal(TimeSpan.FromSeconds(300), config.Router.FirstTokenTimeout);
         Assert.Null(config.Router.StreamTimeout);
+        Assert.Equal(TimeSpan.FromSeconds(1), config.General.RedisTimeout);
+        Assert.Equal(TimeSpan.FromSeconds(0.25), Parse(Minimal + "\n  redis_timeout: 0.25").General.RedisTimeout);
+        Assert.Contains("general_settings.redis_timeout: must be greater than 0", ErrorOf(Minimal + "\n  redis_timeout: 0"));
     }
 
     [Fact]
