@@ -66,8 +66,7 @@ internal static class Soak
         report.Rows.Add(new Row("5 soak", "requests: non-streamed ok / failed, streams ok / failed, hang-ups, expected errors", "", "",
             counters.ToString(), "no unexpected failures", counters.UnexpectedFailures == 0));
         report.Raw["phase5"] = new { minutes, rate, streams, before, after, idle, samples = samples.Select(s => new { minute = s.Minute, rss = s.Rss }).ToArray() };
-        report.LoadAverageAtEnd = Machine.LoadAverage();
-        report.Minutes = clock.Elapsed.TotalMinutes;
+        report.Finish(clock.Elapsed);
         var (json, markdown) = report.Write(Path.Combine(results, "soak"));
         Console.WriteLine();
         Console.WriteLine(report.ToMarkdown());

@@ -57,8 +57,7 @@ internal static class Suite
             }
             if (env.Router.Process.HasExited) report.Notes.Add("the router exited during the run:\n" + env.Router.Process.RecentOutput);
         }
-        report.LoadAverageAtEnd = Machine.LoadAverage();
-        report.Minutes = clock.Elapsed.TotalMinutes;
+        report.Finish(clock.Elapsed);
         var (json, markdown) = report.Write(results);
         Console.WriteLine();
         Console.WriteLine(report.ToMarkdown());

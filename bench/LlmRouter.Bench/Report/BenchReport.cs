@@ -16,9 +16,15 @@ internal sealed class BenchReport
     public int Cores { get; init; } = Machine.Cores();
     public string Commit { get; init; } = Machine.Commit();
     public string LoadAverageAtStart { get; init; } = Machine.LoadAverage();
-    public string LoadAverageAtEnd { get; set; } = "";
+    public string LoadAverageAtEnd { get; private set; } = "";
+    /// <summary>
+    /// The share of the machine's CPU time the hypervisor ran something else while this VM wanted to run (steal), over
+    /// the run. Every path slows down with it, so runs with a high share compare badly with each other.
+    /// </summary>
+    public string Stolen { get; private set; } = "";
+    private readonly Machine.CpuTimes _atStart = Machine.ReadCpuTimes();
     public string RouterAuth { get; set; } = "";
-    public double Minutes { get; set; }
+    public double Minutes { get; private set; }
     public List<Row> Rows { get; } = [];
     public List<string> Notes { get; } = [];
     public Dictionary<string, object> Raw { get; } = [];
@@ -26,7 +32,7 @@ internal sealed class BenchReport
     public string ToMarkdown()
     {
         var md = new StringBuilder();
-        md.Append(CultureInfo.InvariantCulture, $"LlmRouter bench, {Date}: {Cpu}, {Cores} cores; commit {Commit}; load average {LoadAverageAtStart} at start, {LoadAverageAtEnd} at end; {Minutes:0.0} min.\n");
+        md.Append(CultureInfo.InvariantCulture, $"LlmRouter bench, {Date}: {Cpu}, {Cores} cores; commit {Commit}; load average {LoadAverageAtStart} at start, {LoadAverageAtEnd} at end; CPU stolen by the hypervisor {Stolen}; {Minutes:0.0} min.\n");
         md.Append(CultureInfo.InvariantCulture, $"Router path: {RouterAuth}, Redis live state, Postgres keys and usage. Proxies on CPU 1; client, backends, Redis and Postgres on CPU 0. Figures: median of runs (min–max).\n\n");
         md.Append("| phase | metric | direct | nginx | LlmRouter | bar (LlmRouter) | result |\n");
         md.Append("| --- | --- | --- | --- | --- | --- | --- |\n");
@@ -41,6 +47,15 @@ internal sealed class BenchReport
             foreach (var note in Notes) md.Append("- ").Append(note).Append('\n');
         }
         return md.ToString();
+    }
+
+    /// <summary>Records what the machine did over the run (load average, steal) and how long it took.</summary>
+    public void Finish(TimeSpan elapsed)
+    {
+        LoadAverageAtEnd = Machine.LoadAverage();
+        Stolen = Machine.ReadCpuTimes().StolenSince(_atStart) is var share && double.IsNaN(share)
+            ? "?" : share.ToString("0.0'%'", CultureInfo.InvariantCulture);
+        Minutes = elapsed.TotalMinutes;
     }
 
     public string ToJson() => JsonSerializer.Serialize(this, new JsonSerializerOptions
@@ -105,6 +120,28 @@ internal static class Machine
         catch (IOException)
         {
             return Environment.ProcessorCount;
+        }
+    }
+
+    /// <summary>The machine's CPU time so far (all CPUs, in clock ticks) and the part of it the hypervisor took (steal).</summary>
+    public readonly record struct CpuTimes(long Total, long Steal)
+    {
+        public double StolenSince(CpuTimes start) =>
+            Total > start.Total ? (Steal - start.Steal) * 100.0 / (Total - start.Total) : double.NaN;
+    }
+
+    /// <summary>From the first line of /proc/stat: user nice system idle iowait irq softirq steal, summed.</summary>
+    public static CpuTimes ReadCpuTimes()
+    {
+        try
+        {
+            var fields = File.ReadLines("/proc/stat").First().Split(' ', StringSplitOptions.RemoveEmptyEntries);
+            var ticks = fields.Skip(1).Take(8).Select(f => long.Parse(f, CultureInfo.InvariantCulture)).ToArray();
+            return ticks.Length == 8 ? new CpuTimes(ticks.Sum(), ticks[7]) : default;
+        }
+        catch (Exception e) when (e is IOException or FormatException or InvalidOperationException)
+        {
+            return default;
         }
     }
 
