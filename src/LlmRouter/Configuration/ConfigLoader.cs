@@ -118,6 +118,9 @@ internal static class ConfigLoader
         var defaults = new GeneralSettings();
         var maxMb = general.Number("max_request_size_mb", min: 0);
         if (maxMb is 0) throw general.Error("max_request_size_mb", "must be greater than 0");
+        var redisTimeout = general.Seconds("redis_timeout");
+        if (redisTimeout > GeneralSettings.MaxRedisTimeout)
+            throw general.Error("redis_timeout", $"must be at most {GeneralSettings.MaxRedisTimeout.TotalSeconds:0} (seconds)");
         return new GeneralSettings
         {
             MasterKey = general.String("master_key"),
@@ -125,7 +128,7 @@ internal static class ConfigLoader
             MaxRequestBodyBytes = maxMb is { } mb ? (long)(mb * 1024 * 1024) : defaults.MaxRequestBodyBytes,
             DrainTimeout = general.Seconds("drain_timeout") ?? defaults.DrainTimeout,
             RedisUrl = general.String("redis_url"),
-            RedisTimeout = general.Seconds("redis_timeout") ?? defaults.RedisTimeout,
+            RedisTimeout = redisTimeout ?? defaults.RedisTimeout,
             DatabaseUrl = general.String("database_url"),
             UsageFlushInterval = general.Seconds("usage_flush_interval") ?? defaults.UsageFlushInterval,
             UsageSpillPath = general.String("usage_spill_path") ?? defaults.UsageSpillPath,

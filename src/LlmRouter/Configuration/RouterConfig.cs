@@ -56,6 +56,11 @@ public sealed record GeneralSettings
     /// connection open, and StackExchange.Redis 1.2.6 puts no limit on an asynchronous call.
     /// </summary>
     public TimeSpan RedisTimeout { get; init; } = TimeSpan.FromSeconds(1);
+    /// <summary>
+    /// The most <see cref="RedisTimeout"/> may be: shutdown gives the last settles and spares 5 s in all
+    /// (<see cref="LiveState.LiveStateLifetime"/>), so a longer wait would be cut short there.
+    /// </summary>
+    public static readonly TimeSpan MaxRedisTimeout = TimeSpan.FromSeconds(5);
     /// <summary>Keys, quotas and usage; null = master key only, key endpoints answer 503.</summary>
     public string? DatabaseUrl { get; init; }
     /// <summary>How often the usage writer flushes a batch; a hard kill loses at most this much.</summary>

@@ -144,9 +144,12 @@ internal sealed partial class RedisLiveState : ILiveState, IDisposable
         if (result.KeyHold is { } hold) _holds[hold.RequestId] = hold;
     }
 
-    private Task ReleaseSpareAsync(SpareAdmissions.Spare spare) => SettleAsync(new SettleRequest
+    private Task ReleaseSpareAsync(SpareAdmissions.Spare spare) => ReleaseAsync(spare.Result, spare.Request.Now);
+
+    /// <summary>Gives back an admission no request used: its lease, and what it counted for the key in the minute of <paramref name="admittedAt"/>.</summary>
+    private Task ReleaseAsync(AdmissionResult admitted, DateTimeOffset admittedAt) => SettleAsync(new SettleRequest
     {
-        Lease = spare.Result.Lease, KeyHold = spare.Result.KeyHold, Now = spare.Request.Now, Released = true,
+        Lease = admitted.Lease, KeyHold = admitted.KeyHold, Now = admittedAt, Released = true,
         AllowedFails = 1, FailureWindow = TimeSpan.Zero, CooldownTime = TimeSpan.Zero,
     });
 
@@ -234,7 +237,44 @@ internal sealed partial class RedisLiveState : ILiveState, IDisposable
         // Settles waiting to ride go first on the same connection, so Redis runs them before these admissions.
         _riding.SendWith();
         Interlocked.Increment(ref _roundTrips);
-        return (RedisResult[])(await LiveScripts.Admit.EvaluateAsync(db, keys, args, _redis.CallTimeout))!;
+        try
+        {
+            return (RedisResult[])(await LiveScripts.Admit.EvaluateAsync(db, keys, args, _redis.CallTimeout))!;
+        }
+        catch (RedisCallTimeoutException e)
+        {
+            // The callers go on without Redis (counted locally, or no spare); whatever Redis admits later is given back.
+            _ = GiveBackLateAsync(batch, e.Late);
+            throw;
+        }
+    }
+
+    /// <summary>
+    /// Once Redis answers an admission call its callers stopped waiting for, releases what it admitted: no request
+    /// uses those leases and counts, and left alone they would count against the deployments until the leases expire
+    /// and against the key for the rest of its minute.
+    /// </summary>
+    private async Task GiveBackLateAsync(IReadOnlyList<AdmissionRequest> batch, Task<RedisResult> late)
+    {
+        RedisResult[] replies;
+        try
+        {
+            replies = (RedisResult[])(await late)!;
+        }
+        catch (Exception)
+        {
+            // Never ran, or Redis went away: nothing was counted that the leases' expiry would not clear.
+            return;
+        }
+        var released = 0;
+        for (var i = 0; i < batch.Count && i < replies.Length; i++)
+        {
+            var result = Admitted(batch[i], replies[i]);
+            if (result.Status != AdmissionStatus.Admitted) continue;
+            _ = ReleaseAsync(result, batch[i].Now);
+            released++;
+        }
+        if (released > 0) Log.LateAnswer(_logger, released);
     }
 
     private static int KeysFor(AdmissionRequest request) => LiveScripts.KeySlots + request.Candidates.Count * LiveScripts.KeysPerCandidate;
@@ -467,6 +507,9 @@ internal sealed partial class RedisLiveState : ILiveState, IDisposable
 
         [LoggerMessage(11, LogLevel.Warning, "Redis settle of {Count} requests failed ({Error}); their leases will expire on their own")]
         public static partial void SettleFailed(ILogger logger, int count, string error);
+
+        [LoggerMessage(12, LogLevel.Information, "Redis answered {Count} admissions after they had timed out (redis_timeout); their leases and counts were given back")]
+        public static partial void LateAnswer(ILogger logger, int count);
     }
 }
 

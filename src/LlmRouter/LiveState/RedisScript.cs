@@ -15,17 +15,39 @@ internal sealed class RedisScript(string text)
 
     /// <param name="timeout">
     /// The longest the caller waits for the answer (<see cref="Configuration.GeneralSettings.RedisTimeout"/>); then it
-    /// gets a <see cref="TimeoutException"/>.
+    /// gets a <see cref="RedisCallTimeoutException"/>, which holds the call: Redis may still run the script.
     /// </param>
     public async Task<RedisResult> EvaluateAsync(IDatabase db, RedisKey[] keys, RedisValue[] args, TimeSpan timeout)
     {
         try
         {
-            return await db.ScriptEvaluateAsync(_hash, keys, args).WaitAsync(timeout);
+            return await WithinAsync(db.ScriptEvaluateAsync(_hash, keys, args), timeout);
         }
         catch (RedisServerException e) when (e.Message.StartsWith("NOSCRIPT", StringComparison.Ordinal))
         {
-            return await db.ScriptEvaluateAsync(text, keys, args).WaitAsync(timeout);
+            return await WithinAsync(db.ScriptEvaluateAsync(text, keys, args), timeout);
         }
     }
+
+    private static async Task<RedisResult> WithinAsync(Task<RedisResult> call, TimeSpan timeout)
+    {
+        try
+        {
+            return await call.WaitAsync(timeout);
+        }
+        catch (TimeoutException)
+        {
+            throw new RedisCallTimeoutException(call, timeout);
+        }
+    }
+}
+
+/// <summary>
+/// A script call given up after <c>redis_timeout</c>. The command has gone to Redis, which may still run it: the
+/// caller cannot tell whether it counted anything. <see cref="Late"/> completes with Redis's answer if one comes.
+/// </summary>
+internal sealed class RedisCallTimeoutException(Task<RedisResult> late, TimeSpan timeout)
+    : TimeoutException($"Redis did not answer within {timeout.TotalSeconds:0.###} s.")
+{
+    public Task<RedisResult> Late { get; } = late;
 }

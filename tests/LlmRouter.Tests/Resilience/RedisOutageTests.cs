@@ -51,7 +51,7 @@ public sealed class RedisOutageTests(ITestOutputHelper output)
 
     /// <summary>
     /// A Redis that is frozen rather than gone keeps its connection open and answers nothing. The router stops waiting
-    /// for it after a second and admits with process-local counts; before, every request waited as long as Redis did.
+    /// for it after redis_timeout (1 s by default) and admits with process-local counts; before, every request waited as long as Redis did.
     /// </summary>
     [Fact]
     public async Task RedisFrozenDuringLoad_NoFailedRequests()

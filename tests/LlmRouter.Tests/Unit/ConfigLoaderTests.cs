@@ -145,6 +145,7 @@ public sealed class ConfigLoaderTests
         Assert.Equal(TimeSpan.FromSeconds(1), config.General.RedisTimeout);
         Assert.Equal(TimeSpan.FromSeconds(0.25), Parse(Minimal + "\n  redis_timeout: 0.25").General.RedisTimeout);
         Assert.Contains("general_settings.redis_timeout: must be greater than 0", ErrorOf(Minimal + "\n  redis_timeout: 0"));
+        Assert.Contains("general_settings.redis_timeout: must be at most 5 (seconds)", ErrorOf(Minimal + "\n  redis_timeout: 30"));
     }
 
     [Fact]
