@@ -221,7 +221,7 @@ internal sealed partial class RequestRouter
             var result = await AdmitOnceAsync(state, ordered, leastBusy);
             if (result.Status == AdmissionStatus.Busy)
             {
-                result = await _queue.WaitAsync(state.Group, () => AdmitOnceAsync(state, ordered, leastBusy), deadline, cancellationToken);
+                result = await QueueAsync(state, ordered, leastBusy, deadline, cancellationToken);
             }
             switch (result.Status)
             {
@@ -278,6 +278,14 @@ internal sealed partial class RequestRouter
             await _state.SeedAsync(key, default, now, markerTtl: TimeSpan.FromSeconds(30));
         }
     }
+
+    /// <summary>
+    /// Waits in the group's queue until an admission succeeds. A method of its own so that only requests that queue make
+    /// the closure: a lambda in <see cref="AdmitAsync"/> would capture its locals there, for every request.
+    /// </summary>
+    private Task<AdmissionResult> QueueAsync(AttemptState state, Deployment[] ordered, bool leastBusy, DateTimeOffset deadline,
+        CancellationToken cancellationToken) =>
+        _queue.WaitAsync(state.Group, () => AdmitOnceAsync(state, ordered, leastBusy), deadline, cancellationToken);
 
     private ValueTask<AdmissionResult> AdmitOnceAsync(AttemptState state, Deployment[] ordered, bool leastBusy)
     {
