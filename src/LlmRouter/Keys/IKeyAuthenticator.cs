@@ -3,7 +3,10 @@ namespace LlmRouter.Keys;
 /// <summary>Resolves a presented secret to a key, from the in-process cache; Postgres only on a cache miss.</summary>
 internal interface IKeyAuthenticator
 {
-    /// <param name="hash">The secret's <see cref="SecretHash"/>: the caller has it already (the master key check needs it too).</param>
+    /// <param name="hash">
+    /// <paramref name="secret"/>'s <see cref="SecretHash"/>, which the caller has already (the master key check needs it
+    /// too); it must be that secret's: the cache is looked up by it.
+    /// </param>
     ValueTask<KeyLookup> AuthenticateAsync(string secret, SecretHash hash, DateTimeOffset now, CancellationToken cancellationToken);
 }
 

@@ -40,7 +40,11 @@ internal sealed record AdmissionRequest
     public required TimeSpan LeaseTtl { get; init; }
     /// <summary>A request's first admission, over every routable deployment of its group: it may take a spare.</summary>
     public bool MayUseSpare { get; init; }
-    /// <summary>The routing strategy orders by <see cref="AdmissionResult.Stats"/>; otherwise the result leaves them out.</summary>
+    /// <summary>
+    /// The routing strategy orders these candidates by <see cref="AdmissionResult.Stats"/>; otherwise the result leaves
+    /// them out. It also keeps spares away (<see cref="SpareAdmissions.Applies"/>): a deployment chosen ahead by these
+    /// numbers would be chosen on stale ones.
+    /// </summary>
     public bool WantsStats { get; init; }
 
     /// <summary>A table for the candidates' stats when they are wanted, else null.</summary>
@@ -86,7 +90,7 @@ internal sealed record AdmissionResult
     /// <summary>The key (if any) has no parallel limit and room under its other limits for many more requests like this one.</summary>
     public bool PlentyLeft { get; init; }
 
-    public static readonly IReadOnlyDictionary<string, DeploymentStats> NoStats = new Dictionary<string, DeploymentStats>();
+    public static readonly IReadOnlyDictionary<string, DeploymentStats> NoStats = System.Collections.ObjectModel.ReadOnlyDictionary<string, DeploymentStats>.Empty;
 }
 
 /// <summary>A held deployment slot. Settled exactly once; until then the heartbeat keeps it alive.</summary>

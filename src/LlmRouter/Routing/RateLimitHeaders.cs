@@ -7,6 +7,9 @@ namespace LlmRouter.Routing;
 /// <summary>OpenAI's <c>x-ratelimit-*</c> headers for a key with rpm/tpm limits.</summary>
 internal static class RateLimitHeaders
 {
+    // The reset text is the same for every request within a millisecond: format it once per millisecond, not per request.
+    private static ResetText? _lastReset;
+
     /// <summary>For an error response (429), whose headers travel with the error.</summary>
     public static IReadOnlyDictionary<string, string>? For(KeyRecord? key, AdmissionResult admission, DateTimeOffset now)
     {
@@ -22,11 +25,6 @@ internal static class RateLimitHeaders
         if (key is null || (key.RpmLimit is null && key.TpmLimit is null)) return;
         Write(static (target, name, value) => target[name] = value, headers, key, admission, now);
     }
-
-    // The reset text is the same for every request within a millisecond: format it once per millisecond, not per request.
-    private static ResetText? _lastReset;
-
-    private sealed record ResetText(long Millis, string Text);
 
     /// <param name="set">Static, so no closure per request.</param>
     private static void Write<TTarget>(Action<TTarget, string, string> set, TTarget target, KeyRecord key, AdmissionResult admission, DateTimeOffset now)
@@ -54,4 +52,6 @@ internal static class RateLimitHeaders
         Volatile.Write(ref _lastReset, new ResetText(millis, text));
         return text;
     }
+
+    private sealed record ResetText(long Millis, string Text);
 }
