@@ -323,16 +323,7 @@ public sealed class RedisLiveStateTests : LiveStateContract, IClassFixture<Redis
         var only = new[] { Dep(Id("cold")) };
 
         // The replica's very first admission gets no answer within the call timeout.
-        await server.PauseAsync();
-        AdmissionResult first;
-        try
-        {
-            first = await Admit(state, only, key: null);
-        }
-        finally
-        {
-            await server.ResumeAsync();
-        }
+        var first = await server.WhileFrozenAsync(() => Admit(state, only, key: null));
         Assert.False(first.Lease!.Shared);
 
         // Redis has never answered this replica, so that is no sign it is stuck: the next request asks it again.
@@ -350,15 +341,7 @@ public sealed class RedisLiveStateTests : LiveStateContract, IClassFixture<Redis
         var only = new[] { Dep(Id("stuck")) };
         Assert.True((await Admit(state, only, key: null)).Lease!.Shared);
 
-        await server.PauseAsync();
-        try
-        {
-            Assert.False((await Admit(state, only, key: null)).Lease!.Shared);
-        }
-        finally
-        {
-            await server.ResumeAsync();
-        }
+        Assert.False((await server.WhileFrozenAsync(() => Admit(state, only, key: null))).Lease!.Shared);
 
         // A Redis that answered before and then did not is treated as stuck: requests do not wait for it meanwhile.
         Assert.False(state.IsShared);
@@ -383,15 +366,7 @@ public sealed class RedisLiveStateTests : LiveStateContract, IClassFixture<Redis
         });
 
         // Frozen past the call timeout: the request counts locally, while its admission waits in Redis's socket.
-        await server.PauseAsync();
-        try
-        {
-            Assert.False((await Admit(state, only, key)).Lease!.Shared);
-        }
-        finally
-        {
-            await server.ResumeAsync();
-        }
+        Assert.False((await server.WhileFrozenAsync(() => Admit(state, only, key))).Lease!.Shared);
 
         // Redis runs the admission on waking and answers late. Kept, it would hold a lease no request uses and count a
         // request the key never made: both are given back, and only the first request stays counted.
@@ -414,18 +389,13 @@ public sealed class RedisLiveStateTests : LiveStateContract, IClassFixture<Redis
         Assert.True((await Admit(state, only, key: null)).Lease!.Shared);
 
         // Frozen for twice the default timeout: with the default the request would have counted locally by then.
-        await server.PauseAsync();
-        Task<AdmissionResult> admitting;
-        try
+        var admitting = await server.WhileFrozenAsync(async () =>
         {
-            admitting = Admit(state, only, key: null);
+            var admission = Admit(state, only, key: null);
             await Task.Delay(new GeneralSettings().RedisTimeout * 2);
-            Assert.False(admitting.IsCompleted, "the admission should still be waiting for Redis");
-        }
-        finally
-        {
-            await server.ResumeAsync();
-        }
+            Assert.False(admission.IsCompleted, "the admission should still be waiting for Redis");
+            return admission;
+        });
 
         Assert.True((await admitting).Lease!.Shared);
         Assert.True(state.IsShared);

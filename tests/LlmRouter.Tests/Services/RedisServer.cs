@@ -105,6 +105,20 @@ public sealed class RedisServer : IAsyncDisposable
 
     public Task ResumeAsync() => SignalAsync("-CONT");
 
+    /// <summary>Runs <paramref name="action"/> with the server frozen, and wakes it after, whatever happens.</summary>
+    public async Task<T> WhileFrozenAsync<T>(Func<Task<T>> action)
+    {
+        await PauseAsync();
+        try
+        {
+            return await action();
+        }
+        finally
+        {
+            await ResumeAsync();
+        }
+    }
+
     private async Task SignalAsync(string signal)
     {
         if (_process is not { HasExited: false } process) return;
