@@ -263,7 +263,8 @@ internal sealed partial class RedisLiveState : ILiveState, IDisposable
         }
         catch (Exception)
         {
-            // Never ran, or Redis went away: nothing was counted that the leases' expiry would not clear.
+            // It never ran, or its answer was lost with the connection: what it counted, if anything, cannot be known
+            // here; its leases expire on their own.
             return;
         }
         var released = 0;
