@@ -15,8 +15,13 @@ internal sealed class CandidateOrder(RouterSettings settings)
 
     private readonly ConcurrentDictionary<string, DeploymentStats> _stats = new(StringComparer.Ordinal);
 
-    /// <summary>Only latency- and usage-based routing read the live numbers; the others need not carry them.</summary>
-    public bool UsesStats => settings.RoutingStrategy is RoutingStrategy.LatencyBased or RoutingStrategy.UsageBased;
+    /// <summary>
+    /// Whether an admission over <paramref name="candidates"/> deployments should bring their live numbers back
+    /// (<see cref="AdmissionRequest.WantsStats"/>): only latency- and usage-based routing read them, and one candidate
+    /// has one order, so its numbers would never be read.
+    /// </summary>
+    public bool WantsStats(int candidates) =>
+        candidates > 1 && settings.RoutingStrategy is RoutingStrategy.LatencyBased or RoutingStrategy.UsageBased;
 
     public void Remember(IReadOnlyDictionary<string, DeploymentStats> stats)
     {

@@ -289,8 +289,7 @@ internal sealed partial class RequestRouter
 
     private ValueTask<AdmissionResult> AdmitOnceAsync(AttemptState state, Deployment[] ordered, bool leastBusy)
     {
-        // One candidate has one order: its numbers would never be read.
-        var wantsStats = _order.UsesStats && ordered.Length > 1;
+        var wantsStats = _order.WantsStats(ordered.Length);
         var result = _state.AdmitAsync(new AdmissionRequest
         {
             LeaseId = Ids.NewHex(),

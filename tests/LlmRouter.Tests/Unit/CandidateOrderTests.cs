@@ -47,7 +47,7 @@ public sealed class CandidateOrderTests
         var request = new AdmissionRequest
         {
             LeaseId = "l", RequestId = "r", Candidates = new[] { Fast, Slow }[..candidates], LeastBusy = false, Now = DateTimeOffset.UnixEpoch,
-            LeaseTtl = TimeSpan.FromSeconds(15), MayUseSpare = true, WantsStats = order.UsesStats && candidates > 1,
+            LeaseTtl = TimeSpan.FromSeconds(15), MayUseSpare = true, WantsStats = order.WantsStats(candidates),
         };
 
         Assert.Equal(spares, SpareAdmissions.Applies(request));
