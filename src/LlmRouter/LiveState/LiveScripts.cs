@@ -14,7 +14,7 @@ internal static class LiveScripts
     /// <summary>Fields of an admission reply before the per-candidate stats.</summary>
     public const int ReplyHead = 7;
     /// <summary>Requests like the one admitted that a key must still have room for before a spare is taken for it.</summary>
-    public const int PlentyLeft = 64;
+    public const int PlentyLeft = 128;
 
     /// <summary>
     /// Values gathered per key (lease ids per lease set), in the order the keys first came, and a command run over a
