@@ -46,6 +46,11 @@ internal sealed record AdmissionRequest
     /// numbers would be chosen on stale ones.
     /// </summary>
     public bool WantsStats { get; init; }
+    /// <summary>
+    /// Spares taken together: the first of them, which this request is like in everything but its ids (and its
+    /// <see cref="SameAs"/>). Redis is then sent that admission once, with each one's ids after it.
+    /// </summary>
+    public AdmissionRequest? SameAs { get; init; }
 
     /// <summary>A table for the candidates' stats when they are wanted, else null.</summary>
     public Dictionary<string, DeploymentStats>? NewStats() => WantsStats ? new(Candidates.Count, StringComparer.Ordinal) : null;

@@ -9,7 +9,7 @@ internal static class LiveScripts
 {
     public const int KeySlots = 6;
     public const int KeysPerCandidate = 6;
-    public const int FixedArgs = 18;
+    public const int FixedArgs = 19;
     public const int ArgsPerCandidate = 3;
     /// <summary>Fields of an admission reply before the per-candidate stats.</summary>
     public const int ReplyHead = 7;
@@ -99,7 +99,9 @@ internal static class LiveScripts
     /// KEYS: key leases, key rpm, key tpm, key quota, key budget, key seeded marker; then per candidate: leases, backend leases,
     /// cooldown-until, rpm, tpm, ttft. ARGV: now, lease id, lease expiry, least-busy?, backend limit, has key?,
     /// key rpm, tpm, parallel, quota, budget limits, reserve tokens, reserve micros, candidate count, zset ttl,
-    /// next minute, quota ttl, request id (the key hold's member); then per candidate: max parallel, rpm, tpm. -1 means "no limit".
+    /// next minute, quota ttl, request id (the key hold's member), how many more admissions like this one follow; then
+    /// per candidate: max parallel, rpm, tpm; then a lease id and a request id for each admission that follows (spares
+    /// taken together, sent once). -1 means "no limit".
     /// Returns {status, chosen (1-based), retry ms, remaining requests, remaining tokens, near limit (1: what the key has
     /// left would not hold another request like this one), plenty left (1: no key, or a key with no parallel limit and
     /// room under every other limit for <see cref="PlentyLeft"/> more requests like this one), per candidate: in flight,
@@ -149,10 +151,9 @@ internal static class LiveScripts
         end
         -- A limit comes as '-1' when there is none: compared as a string, not parsed.
         local function limit(v) if v == '-1' then return -1 end return tonumber(v) end
-        local function admit(ko, ao)
+        local function admit(ko, ao, lease, rid)
           local now = tonumber(ARGV[ao + 1])
           local after = '(' .. ARGV[ao + 1]
-          local lease = ARGV[ao + 2]
           local least = ARGV[ao + 4] == '1'
           local belimit = limit(ARGV[ao + 5])
           local haskey = ARGV[ao + 6] == '1'
@@ -177,7 +178,7 @@ internal static class LiveScripts
           local cool = -1
           for i = 1, n do
             local b = 6 + (i - 1) * 6
-            local a = 18 + (i - 1) * 3
+            local a = {{FixedArgs}} + (i - 1) * 3
             local c = live(KEYS[ko + b + 1], after)
             -- cooldown-until, rpm, tpm, ttft
             load(KEYS[ko + b + 3], KEYS[ko + b + 4], KEYS[ko + b + 5], KEYS[ko + b + 6])
@@ -219,7 +220,7 @@ internal static class LiveScripts
             local plenty = 1
             if haskey then
               -- The key's lease set only matters to a parallel limit.
-              if par >= 0 then zadd(KEYS[ko + 1], ARGV[ao + 3], ARGV[ao + 18], ARGV[ao + 15]) end
+              if par >= 0 then zadd(KEYS[ko + 1], ARGV[ao + 3], rid, ARGV[ao + 15]) end
               local r = bump(KEYS[ko + 2], 1, true)
               local t = bump(KEYS[ko + 3], reserve, true)
               local q = bump(KEYS[ko + 4], reserve)
@@ -248,9 +249,14 @@ internal static class LiveScripts
         local ko, ao = 0, 0
         while ao < #ARGV do
           local n = tonumber(ARGV[ao + 14])
-          results[#results + 1] = admit(ko, ao)
+          local more = tonumber(ARGV[ao + {{FixedArgs}}])
+          local ids = ao + {{FixedArgs}} + n * 3
+          results[#results + 1] = admit(ko, ao, ARGV[ao + 2], ARGV[ao + 18])
+          for j = 1, more do
+            results[#results + 1] = admit(ko, ao, ARGV[ids + 2 * j - 1], ARGV[ids + 2 * j])
+          end
           ko = ko + 6 + n * 6
-          ao = ao + 18 + n * 3
+          ao = ids + 2 * more
         end
         write()
         return results
@@ -263,12 +269,13 @@ internal static class LiveScripts
     /// (admission minute); and <see cref="SettleArgs"/> ARGV: lease id ('' = no deployment slot), has key?, token delta,
     /// micros delta, actual tokens, failed?, now, allowed fails, failure window ms, cooldown ms, ttft ms (-1 none),
     /// key lease member ('' = none: the key has no parallel limit), released? (1: an unused spare, whose request counts
-    /// are given back too), on backend? (1: the lease is in the backend's set too). Counters never go below
+    /// are given back too), on backend? (1: the lease is in the backend's set too), keys of its own? (1: its KEYS follow
+    /// the previous settle's; 0: it has the previous settle's, sent once for both). Counters never go below
     /// zero, even when Redis lost the reservation being corrected. Returns the positions (from 1) of the settles whose
     /// failure started a cooldown.
     /// </summary>
     public const int SettleKeys = 12;
-    public const int SettleArgs = 14;
+    public const int SettleArgs = 15;
 
     public static readonly RedisScript Settle = new($$"""
         {{Batched}}
@@ -319,8 +326,11 @@ internal static class LiveScripts
           end
         end
         local cooling = {}
-        for r = 0, #KEYS / {{SettleKeys}} - 1 do
-          if settle(r * {{SettleKeys}}, r * {{SettleArgs}}) then cooling[#cooling + 1] = r + 1 end
+        local ko = -{{SettleKeys}}
+        for r = 0, #ARGV / {{SettleArgs}} - 1 do
+          local ao = r * {{SettleArgs}}
+          if ARGV[ao + {{SettleArgs}}] == '1' then ko = ko + {{SettleKeys}} end
+          if settle(ko, ao) then cooling[#cooling + 1] = r + 1 end
         end
         for _, k in ipairs(zremKeys) do spread('ZREM', k, nil, zrems[k]) end
         writeCounters()

@@ -115,7 +115,7 @@ internal sealed partial class RedisLiveState : ILiveState, IDisposable
     }
 
     /// <summary>Spares are admitted like any request, together in one call, and held (their leases renewed) until a request takes them or they are released.</summary>
-    private Task<AdmissionResult>[] AdmitSpares(IReadOnlyList<AdmissionRequest> requests)
+    internal Task<AdmissionResult>[] AdmitSpares(IReadOnlyList<AdmissionRequest> requests)
     {
         var replies = _admissions.SendAll(requests);
         var results = new Task<AdmissionResult>[requests.Count];
@@ -220,19 +220,26 @@ internal sealed partial class RedisLiveState : ILiveState, IDisposable
     {
         var db = _redis.Database ?? throw new RedisUnavailableException();
         int keyCount = 0, argCount = 0;
-        foreach (var request in batch)
+        for (var i = 0; i < batch.Count; i += 1 + Followers(batch, i))
         {
-            keyCount += KeysFor(request);
-            argCount += ArgsFor(request);
+            keyCount += KeysFor(batch[i]);
+            argCount += ArgsFor(batch[i]) + 2 * Followers(batch, i);
         }
         var keys = new RedisKey[keyCount];
         var args = new RedisValue[argCount];
         int ko = 0, ao = 0;
-        foreach (var request in batch)
+        for (var i = 0; i < batch.Count;)
         {
-            WriteAdmission(request, keys.AsSpan(ko, KeysFor(request)), args.AsSpan(ao, ArgsFor(request)));
+            var request = batch[i];
+            var followers = Followers(batch, i);
+            WriteAdmission(request, keys.AsSpan(ko, KeysFor(request)), args.AsSpan(ao, ArgsFor(request)), followers);
             ko += KeysFor(request);
             ao += ArgsFor(request);
+            for (i++; followers-- > 0; i++)
+            {
+                args[ao++] = batch[i].LeaseId;
+                args[ao++] = batch[i].RequestId;
+            }
         }
         // Settles waiting to ride go first on the same connection, so Redis runs them before these admissions.
         _riding.SendWith();
@@ -282,7 +289,20 @@ internal sealed partial class RedisLiveState : ILiveState, IDisposable
 
     private static int ArgsFor(AdmissionRequest request) => LiveScripts.FixedArgs + request.Candidates.Count * LiveScripts.ArgsPerCandidate;
 
-    private void WriteAdmission(AdmissionRequest request, Span<RedisKey> keys, Span<RedisValue> args)
+    /// <summary>
+    /// How many requests right after <c>batch[i]</c> are the same admission but for their ids (spares taken together,
+    /// <see cref="AdmissionRequest.SameAs"/>): they go as ids after it, not as admissions of their own.
+    /// </summary>
+    private static int Followers(IReadOnlyList<AdmissionRequest> batch, int i)
+    {
+        var first = batch[i].SameAs ?? batch[i];
+        var count = 0;
+        while (i + count + 1 < batch.Count && ReferenceEquals(batch[i + count + 1].SameAs, first)) count++;
+        return count;
+    }
+
+    /// <param name="followers">Admissions like this one whose ids the caller writes after these arguments.</param>
+    private void WriteAdmission(AdmissionRequest request, Span<RedisKey> keys, Span<RedisValue> args, int followers)
     {
         var now = request.Now;
         var nowMs = now.ToUnixTimeMilliseconds();
@@ -318,6 +338,7 @@ internal sealed partial class RedisLiveState : ILiveState, IDisposable
         args[15] = TimeBuckets.NextMinute(now).ToUnixTimeMilliseconds();
         args[16] = QuotaTtlMs(key, now);
         args[17] = request.RequestId;
+        args[18] = followers;
         for (var i = 0; i < candidates.Count; i++)
         {
             var d = candidates[i];
@@ -407,8 +428,18 @@ internal sealed partial class RedisLiveState : ILiveState, IDisposable
             if (_redis.Database is not { } db) return settled;
             var keys = new RedisKey[batch.Count * LiveScripts.SettleKeys];
             var args = new RedisValue[batch.Count * LiveScripts.SettleArgs];
+            // Settles of one deployment and key in one minute have the same keys: sent once, for all of them in a row.
+            var ko = 0;
             for (var i = 0; i < batch.Count; i++)
-                WriteSettle(batch[i], keys.AsSpan(i * LiveScripts.SettleKeys, LiveScripts.SettleKeys), args.AsSpan(i * LiveScripts.SettleArgs, LiveScripts.SettleArgs));
+            {
+                var own = keys.AsSpan(ko, LiveScripts.SettleKeys);
+                var ownArgs = args.AsSpan(i * LiveScripts.SettleArgs, LiveScripts.SettleArgs);
+                WriteSettle(batch[i], own, ownArgs);
+                var shared = ko > 0 && own.SequenceEqual(keys.AsSpan(ko - LiveScripts.SettleKeys, LiveScripts.SettleKeys));
+                ownArgs[^1] = shared ? 0 : 1;
+                if (!shared) ko += LiveScripts.SettleKeys;
+            }
+            if (ko < keys.Length) keys = keys[..ko];
             if (!riding) Interlocked.Increment(ref _roundTrips);
             var cooling = (RedisResult[])(await LiveScripts.Settle.EvaluateAsync(db, keys, args, _redis.CallTimeout))!;
             Array.Fill(settled, true);

@@ -295,18 +295,17 @@ internal sealed class SpareAdmissions : IDisposable
     {
         var requests = new AdmissionRequest[count];
         // Counted now, in this minute, and living from now: owed ones are taken a whole answer after their request.
-        var now = _time.GetUtcNow();
-        for (var i = 0; i < count; i++)
+        var first = requests[0] = after with
         {
-            requests[i] = after with
-            {
-                Now = now,
-                LeaseId = Ids.NewHex(),
-                RequestId = Ids.NewHex(),
-                MayUseSpare = false,
-                Key = after.Key is { } key ? key with { ReserveTokens = key.ReserveTokens * 5 / 4, ReserveMicros = key.ReserveMicros * 5 / 4 } : null,
-            };
-        }
+            Now = _time.GetUtcNow(),
+            LeaseId = Ids.NewHex(),
+            RequestId = Ids.NewHex(),
+            MayUseSpare = false,
+            Key = after.Key is { } key ? key with { ReserveTokens = key.ReserveTokens * 5 / 4, ReserveMicros = key.ReserveMicros * 5 / 4 } : null,
+            SameAs = null,
+        };
+        // The rest are the same admission again: Redis is sent it once, with their ids.
+        for (var i = 1; i < count; i++) requests[i] = first with { LeaseId = Ids.NewHex(), RequestId = Ids.NewHex(), SameAs = first };
         Task<AdmissionResult>[]? admitted = null;
         try
         {

@@ -235,6 +235,48 @@ public sealed class RedisLiveStateTests : LiveStateContract, IClassFixture<Redis
     }
 
     [Fact]
+    public async Task SparesTakenTogether_GoAsOneAdmissionWithTheirIds_EachItsOwnSlotAndCount()
+    {
+        var only = new[] { Dep(Id("together")) };
+        var key = await KeyWithRpmAndTpmAsync(only);
+        const int Spares = 8;
+
+        // The same admission eight times, as the spares' refill takes them: once as eight admissions of their own,
+        // once as the first with the other seven after it (SameAs).
+        var apart = await SendSparesAsync(only, key, together: false);
+        var together = await SendSparesAsync(only, key, together: true);
+
+        // Each spare is admitted on its own slot with its own lease, and counted for the key, however it was sent.
+        foreach (var results in new[] { apart.Results, together.Results })
+        {
+            Assert.All(results, r => Assert.Equal(AdmissionStatus.Admitted, r.Status));
+            Assert.Equal(Spares, results.Select(r => r.Lease!.Id).Distinct().Count());
+        }
+        Assert.Equal(Enumerable.Range(2 + Spares, Spares).Select(n => 1_000L - n), together.Results.Select(r => r.RemainingRequests!.Value).OrderDescending());
+        var next = await AdmitAsync(only, key: key);
+        Assert.Equal(2 * Spares, next.Stats[only[0].Id].InFlight);
+        Assert.Equal(1_000 - 2 - 2 * Spares, next.RemainingRequests);
+        // Sent together, Redis reads the admission once and the others' ids: well under half the bytes.
+        Assert.True(together.Bytes * 2 < apart.Bytes, $"{together.Bytes} bytes together, {apart.Bytes} apart");
+
+        async Task<(AdmissionResult[] Results, long Bytes)> SendSparesAsync(Deployment[] candidates, KeyAdmission admitting, bool together)
+        {
+            var first = new AdmissionRequest
+            {
+                LeaseId = Guid.NewGuid().ToString("N"), RequestId = Guid.NewGuid().ToString("N"), Candidates = candidates,
+                Key = admitting, Now = Clock.GetUtcNow(), LeaseTtl = TimeSpan.FromSeconds(15),
+            };
+            var requests = Enumerable.Range(0, Spares).Select(i => i == 0 ? first : first with
+            {
+                LeaseId = Guid.NewGuid().ToString("N"), RequestId = Guid.NewGuid().ToString("N"), SameAs = together ? first : null,
+            }).ToList();
+            var before = await _redis.Server.InputBytesAsync();
+            var results = await Task.WhenAll(_state.AdmitSpares(requests));
+            return (results, await _redis.Server.InputBytesAsync() - before);
+        }
+    }
+
+    [Fact]
     public async Task Settle_RefundsAfterRedisLostTheReservation_InOneCall_EndAsIfAppliedOneAfterAnother()
     {
         // Two settles of one key in one call, with nothing left of their reservations (Redis restarted): the first
@@ -243,10 +285,11 @@ public sealed class RedisLiveStateTests : LiveStateContract, IClassFixture<Redis
         var keyId = Guid.NewGuid();
         RedisKey tpm = $"test:tpm:{keyId}", quota = $"test:quota:{keyId}", budget = $"test:budget:{keyId}";
         RedisKey[] Keys() => ["test:l", "test:bl", "test:kl", tpm, quota, budget, "test:dtpm", "test:f", "test:c", "test:t", "test:krpm", "test:drpm"];
-        RedisValue[] Args(long delta) => ["", 1, delta, 0, 0, 0, 0, 3, 60_000, 30_000, -1, "", 0, 0];
+        // The second has the first's keys: sent once (its last argument 0), as the router sends settles of one key.
+        RedisValue[] Args(long delta, int ownKeys) => ["", 1, delta, 0, 0, 0, 0, 3, 60_000, 30_000, -1, "", 0, 0, ownKeys];
         var db = _connection.Database!;
 
-        await LiveScripts.Settle.EvaluateAsync(db, [.. Keys(), .. Keys()], [.. Args(-900), .. Args(200)], _connection.CallTimeout);
+        await LiveScripts.Settle.EvaluateAsync(db, Keys(), [.. Args(-900, ownKeys: 1), .. Args(200, ownKeys: 0)], _connection.CallTimeout);
 
         Assert.Equal(200, (long)await db.StringGetAsync(tpm));
         Assert.Equal(200, (long)await db.StringGetAsync(quota));

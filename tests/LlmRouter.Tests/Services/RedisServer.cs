@@ -93,6 +93,15 @@ public sealed class RedisServer : IAsyncDisposable
         return calls;
     }
 
+    /// <summary>Bytes Redis has read from its clients since it started (<c>INFO stats</c>).</summary>
+    public async Task<long> InputBytesAsync()
+    {
+        var text = await CliAsync(["INFO", "stats"]);
+        const string field = "total_net_input_bytes:";
+        var line = text.Split('\n', StringSplitOptions.TrimEntries).Single(l => l.StartsWith(field, StringComparison.Ordinal));
+        return long.Parse(line[field.Length..], CultureInfo.InvariantCulture);
+    }
+
     /// <summary>Deployment slots held in Redis now, by every replica together (live leases and spares alike).</summary>
     public Task<long> DeploymentLeasesAsync()
     {
