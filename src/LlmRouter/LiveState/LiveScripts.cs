@@ -107,7 +107,8 @@ internal static class LiveScripts
     /// room under every other limit for <see cref="PlentyLeft"/> more requests like this one), per candidate: in flight,
     /// ttft, tokens, requests}.
     /// One call admits one or more requests (those that arrived while the previous call was on its way), each with
-    /// the KEYS and ARGV above one after the other, in order; it returns one reply per request.
+    /// the KEYS and ARGV above one after the other, in order, except that spares taken together send only their ids,
+    /// after the first's arguments; it returns one reply per request, followers included.
     /// </summary>
     public static readonly RedisScript Admit = new($$"""
         -- Arguments go back to Redis as the strings they came in as where they can: a Lua number passed to
@@ -264,7 +265,7 @@ internal static class LiveScripts
 
     /// <summary>
     /// Settles one or more requests in one call (those that finished while the previous call was on its way).
-    /// Per request, <see cref="SettleKeys"/> KEYS: leases, backend leases, key leases, key tpm (admission minute), key
+    /// Per request, <see cref="SettleKeys"/> KEYS (sent once for settles in a row that share them, see the last ARGV): leases, backend leases, key leases, key tpm (admission minute), key
     /// quota, key budget, deployment tpm (now), failures, cooldown-until, ttft, key rpm (admission minute), deployment rpm
     /// (admission minute); and <see cref="SettleArgs"/> ARGV: lease id ('' = no deployment slot), has key?, token delta,
     /// micros delta, actual tokens, failed?, now, allowed fails, failure window ms, cooldown ms, ttft ms (-1 none),

@@ -15,7 +15,9 @@ internal sealed class RidingSettles(Func<IReadOnlyList<SettleRequest>, bool, Tas
     /// <summary>
     /// Long enough that under steady traffic most settles ride with the spares' refills rather than wake a thread for a
     /// call of their own (at 5 ms, 200 calls a second did); short enough that a key's token count carries a request's
-    /// reservation instead of its actual tokens only briefly (a key near a limit is settled at once).
+    /// reservation instead of its actual tokens only briefly. A request admitted the ordinary way whose key is near a
+    /// limit is settled at once; one that took a spare never is (spares are only taken far from every limit), so its
+    /// correction waits up to this long.
     /// </summary>
     public static readonly TimeSpan DefaultWait = TimeSpan.FromMilliseconds(20);
 

@@ -277,6 +277,74 @@ public sealed class RedisLiveStateTests : LiveStateContract, IClassFixture<Redis
     }
 
     [Fact]
+    public async Task AdmissionsAndSparesTakenTogether_InCallsSplitAtTheBatchSize_EachGetsItsOwnReply()
+    {
+        // An ordinary admission over two deployments, 150 spares taken together, another ordinary one, 20 more spares:
+        // more than one call holds (128), so a group of spares is split between calls.
+        var a = Dep(Id("mixed-a"));
+        var b = Dep(Id("mixed-b"));
+        var key = await KeyWithRpmAndTpmAsync([a]);
+        var requests = new List<AdmissionRequest> { Request([a, b]) };
+        requests.AddRange(Together(Request([a]), 150));
+        requests.Add(Request([b, a]));
+        requests.AddRange(Together(Request([b]), 20));
+
+        var results = await Task.WhenAll(_state.AdmitSpares(requests));
+
+        Assert.All(results, r => Assert.Equal(AdmissionStatus.Admitted, r.Status));
+        Assert.Equal(requests.Count, results.Select(r => r.Lease!.Id).Distinct().Count());
+        Assert.All(results.Skip(1).Take(150), r => Assert.Equal(a.Id, r.Deployment!.Id));
+        Assert.All(results.TakeLast(20), r => Assert.Equal(b.Id, r.Deployment!.Id));
+        // Each counted once for the key, in turn: the key's 2nd to 173rd requests of the minute.
+        Assert.Equal(Enumerable.Range(2, requests.Count).Select(n => 1_000L - n), results.Select(r => r.RemainingRequests!.Value).OrderDescending());
+        var next = await AdmitAsync([a, b], key: key);
+        Assert.Equal(requests.Count, next.Stats[a.Id].InFlight + next.Stats[b.Id].InFlight);
+
+        AdmissionRequest Request(Deployment[] candidates) => new()
+        {
+            LeaseId = Guid.NewGuid().ToString("N"), RequestId = Guid.NewGuid().ToString("N"), Candidates = candidates,
+            LeastBusy = true, Key = key, Now = Clock.GetUtcNow(), LeaseTtl = TimeSpan.FromSeconds(15),
+        };
+
+        static IEnumerable<AdmissionRequest> Together(AdmissionRequest first, int count) =>
+            Enumerable.Range(0, count).Select(i => i == 0 ? first : first with
+            {
+                LeaseId = Guid.NewGuid().ToString("N"), RequestId = Guid.NewGuid().ToString("N"), SameAs = first,
+            });
+    }
+
+    [Fact]
+    public async Task Settles_InOneCall_SomeSharingTheirKeys_EachLandsOnItsOwnDeployment()
+    {
+        // Quiet settles wait to ride with the next admission (here as long as the test needs), so four go in one call:
+        // two of deployment A in a row (their keys sent once), one of B, one of A again.
+        var (connection, state) = await ConnectAsync(_redis.Server, time: Clock, settleWait: TimeSpan.FromMinutes(1));
+        await using var _ = connection;
+        using var disposeState = state;
+        var a = Dep(Id("settle-a"));
+        var b = Dep(Id("settle-b"));
+        var admitted = new List<(AdmissionResult Admitted, long Tokens)>();
+        foreach (var (deployment, tokens) in new[] { (a, 5L), (a, 6L), (b, 7L), (a, 8L) })
+            admitted.Add((await Admit(state, [deployment], key: null), tokens));
+        var before = state.RoundTrips;
+
+        var settles = admitted.Select(x => state.SettleAsync(new SettleRequest
+        {
+            Lease = x.Admitted.Lease, Now = Clock.GetUtcNow(), ActualTokens = x.Tokens,
+            AllowedFails = 3, FailureWindow = TimeSpan.FromMinutes(1), CooldownTime = TimeSpan.FromSeconds(30),
+        })).ToList();
+        var next = await Admit(state, [a, b], key: null);
+        await Task.WhenAll(settles);
+
+        // One round trip for the four settles and the admission; each slot given back and each token count on its own deployment.
+        Assert.Equal(before + 1, state.RoundTrips);
+        Assert.Equal(0, next.Stats[a.Id].InFlight);
+        Assert.Equal(0, next.Stats[b.Id].InFlight);
+        Assert.Equal(5 + 6 + 8, next.Stats[a.Id].TokensThisMinute);
+        Assert.Equal(7, next.Stats[b.Id].TokensThisMinute);
+    }
+
+    [Fact]
     public async Task Settle_RefundsAfterRedisLostTheReservation_InOneCall_EndAsIfAppliedOneAfterAnother()
     {
         // Two settles of one key in one call, with nothing left of their reservations (Redis restarted): the first
