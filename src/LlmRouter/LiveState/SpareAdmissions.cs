@@ -41,9 +41,9 @@ internal sealed class SpareAdmissions : IDisposable
     public static readonly TimeSpan Ttl = TimeSpan.FromSeconds(2);
 
     /// <summary>
-    /// Spares waiting, being taken or owed, at most, per key and group: room for <see cref="MaxAhead"/> kept plus as
-    /// many again on their way (with 32 the pool of wrk's 32 connections ran dry while its refills were under way, and
-    /// only 55% of its requests found a spare; 75% with 64). Each counts as a request in flight while it waits; only
+    /// Spares waiting, being taken or owed, at most, per key and group: room for those kept (<see cref="MaxAhead"/>) and
+    /// for many more on their way (with 32 the pool of wrk's 32 connections ran dry while its refills were under way, and
+    /// only 55% of its requests found a spare; 75% with 64, measured keeping up to 32). Each counts as a request in flight while it waits; only
     /// parallel limits and least-busy routing read that count, and spares are not taken where either applies. Half of
     /// <see cref="LiveScripts.PlentyLeft"/>, so a key holding them all still has room for as many requests again under
     /// each of its limits. The cap is per key and group on each replica: a key used for several groups, or through
@@ -52,12 +52,14 @@ internal sealed class SpareAdmissions : IDisposable
     public const int MaxWaiting = 64;
 
     /// <summary>
-    /// Spares kept, at most, for requests that come one after another (every 15 ms or closer; see <see cref="Target"/>):
-    /// owed replacements then go in calls of <c>MaxAhead - 2</c>, one call for thirty requests. (With 8, one call for
-    /// six, a router at 5,000 requests a second made 0.11 Redis calls per request; with 32, 0.045, and 0.033 once
-    /// settles waited 20 ms to ride with the refills, <see cref="RidingSettles.DefaultWait"/>.)
+    /// Spares kept, at most, for requests that come one after another (every 30 ms or closer; see <see cref="Target"/>):
+    /// owed replacements then go in calls of <c>MaxAhead - 2</c>, one call for fourteen requests. Larger calls cost the
+    /// router less but make Redis busy for longer at a time, which one request at a time feels where Redis shares a
+    /// CPU with the backend: phase 1's added p99 (`bench/run.sh --phases 1`, two runs each) was +553-687 µs with 8,
+    /// +750-862 µs with 16, +1,143-1,437 µs with 32. At 5,000 requests a second, Redis calls per request were 0.11 with
+    /// 8 and 0.033 with 32 (with settles waiting 20 ms to ride, <see cref="RidingSettles.DefaultWait"/>).
     /// </summary>
-    public const int MaxAhead = 32;
+    public const int MaxAhead = 16;
 
     /// <summary>Owed replacements are sent at once when a slot has no more spares than this left.</summary>
     private const int LowWater = 1;

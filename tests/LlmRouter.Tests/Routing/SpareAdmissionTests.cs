@@ -105,7 +105,7 @@ public sealed class SpareAdmissionTests : IClassFixture<RedisFixture>, IAsyncLif
 
         // Every request but the first found its admission taken ahead, and the replacements went several to a call,
         // sent once an answer was out (there was one call per request before). Once the key keeps its full number of
-        // spares, one call serves up to MaxAhead - 2 requests: 30 at this pace (six when at most 8 were kept).
+        // spares, one call serves up to MaxAhead - 2 requests: 14 at this pace (six when at most 8 were kept).
         Assert.Equal(Requests - 1, _state.Spares.Used);
         Assert.InRange(_state.RoundTrips - before, 4, Requests / 4);
         Assert.InRange(_state.RoundTrips - steadyFrom, 1, Steady / 10);
