@@ -220,10 +220,12 @@ internal sealed partial class RedisLiveState : ILiveState, IDisposable
     {
         var db = _redis.Database ?? throw new RedisUnavailableException();
         int keyCount = 0, argCount = 0;
-        for (var i = 0; i < batch.Count; i += 1 + Followers(batch, i))
+        for (var i = 0; i < batch.Count;)
         {
+            var followers = Followers(batch, i);
             keyCount += KeysFor(batch[i]);
-            argCount += ArgsFor(batch[i]) + 2 * Followers(batch, i);
+            argCount += ArgsFor(batch[i]) + 2 * followers;
+            i += 1 + followers;
         }
         var keys = new RedisKey[keyCount];
         var args = new RedisValue[argCount];
