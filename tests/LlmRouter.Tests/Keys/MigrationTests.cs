@@ -1,4 +1,5 @@
 using LlmRouter.Data;
+using LlmRouter.Tests.Infrastructure;
 using Microsoft.Extensions.Logging.Abstractions;
 using Npgsql;
 
@@ -101,8 +102,7 @@ public sealed class MigrationTests(PostgresFixture fixture) : IClassFixture<Post
 
     private static string CopyMigrations()
     {
-        var directory = Path.Combine(Path.GetTempPath(), "llmr-migrations-" + Guid.NewGuid().ToString("N")[..8]);
-        Directory.CreateDirectory(directory);
+        var directory = TestTemp.NewDirectory("migrations");
         foreach (var file in Directory.EnumerateFiles(MigrationRunner.DefaultDirectory, "*.sql"))
             File.Copy(file, Path.Combine(directory, Path.GetFileName(file)));
         return directory;

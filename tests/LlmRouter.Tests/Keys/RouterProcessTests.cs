@@ -1,5 +1,6 @@
 using System.Net.Http.Headers;
 using LlmRouter.Tests.Services;
+using LlmRouter.Tests.Infrastructure;
 using Npgsql;
 
 namespace LlmRouter.Tests.Keys;
@@ -75,7 +76,7 @@ public sealed class RouterProcessTests(PostgresFixture fixture) : IClassFixture<
 
     private static string WriteConfig(string yaml)
     {
-        var path = Path.Combine(Path.GetTempPath(), $"llmr-config-{Guid.NewGuid():N}.yaml");
+        var path = TestTemp.NewPath("config") + ".yaml";
         File.WriteAllText(path, yaml);
         return path;
     }

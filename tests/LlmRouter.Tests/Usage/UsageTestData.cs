@@ -1,6 +1,7 @@
 using Microsoft.Extensions.Logging;
 using System.Diagnostics;
 using LlmRouter.Usage;
+using LlmRouter.Tests.Infrastructure;
 using Microsoft.Extensions.Logging.Abstractions;
 using Npgsql;
 
@@ -54,7 +55,7 @@ internal static class UsageTestData
         return new UsageWriter(source, options, TimeProvider.System, logger ?? NullLogger.Instance);
     }
 
-    public static string SpillPath() => Path.Combine(Path.GetTempPath(), "llmrouter-usage-test-" + Guid.NewGuid().ToString("N")[..12], "spill.jsonl");
+    public static string SpillPath() => Path.Combine(TestTemp.NewPath("usage"), "spill.jsonl");
 
     public static async Task<long> ScalarAsync(string connectionString, string sql)
     {
