@@ -71,7 +71,7 @@ internal sealed class EmbeddingHandler(CallFactory calls, RequestRouter router, 
         }
         finally
         {
-            accounting.AnswerSent(routed);
+            accounting.AnswerSent(routed, startedAt);
         }
     }
 

@@ -52,7 +52,7 @@ internal sealed class GenerationHandler(CallFactory calls, RequestRouter router,
         var result = completed ?? Result(outcome, call, request, timeToFirstToken);
         if (completed is null) _ = accounting.Settle(routed, result);
         accounting.Record(context, call, routed, startedAt, result);
-        accounting.AnswerSent(routed);
+        accounting.AnswerSent(routed, startedAt);
     }
 
     private static RequestResult Result(RelayOutcome outcome, RoutedCall call, ClientRequest request, TimeSpan timeToFirstToken)

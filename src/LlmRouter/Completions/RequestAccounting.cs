@@ -29,7 +29,8 @@ internal sealed class RequestAccounting(ILiveState state, IUsageSink usage, Rout
         Record(context, call, routed.ServedModel, routed.Deployment, startedAt, result, CostOf(routed.Deployment, result));
 
     /// <summary>Once a routed request's answer has gone out: work that could wait for it is done now (<see cref="ILiveState.Finished"/>).</summary>
-    public void AnswerSent<T>(Routed<T> routed) => state.Finished(routed.Lease, routed.KeyHold);
+    /// <param name="startedAt">The request's arrival, a <see cref="TimeProvider.GetTimestamp"/>.</param>
+    public void AnswerSent<T>(Routed<T> routed, long startedAt) => state.Finished(routed.Lease, routed.KeyHold, time.GetElapsedTime(startedAt));
 
     /// <summary>
     /// Releases the slot and the key's hold with the real count; call once per routed request, before the answer's

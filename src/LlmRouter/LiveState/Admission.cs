@@ -181,7 +181,8 @@ internal interface ILiveState
     /// Called once a request's answer has gone out (after its settle): work that may wait for it, such as taking
     /// admissions ahead for the key's next requests, is done now rather than on the request's way.
     /// </summary>
-    void Finished(Lease? lease, KeyHold? hold)
+    /// <param name="took">How long the request took, from its arrival to its answer.</param>
+    void Finished(Lease? lease, KeyHold? hold, TimeSpan took)
     {
     }
 

@@ -130,11 +130,11 @@ internal sealed partial class RedisLiveState : ILiveState, IDisposable
         return result;
     }
 
-    public void Finished(Lease? lease, KeyHold? hold)
+    public void Finished(Lease? lease, KeyHold? hold, TimeSpan took)
     {
         // Not while Redis is away or stuck: a refill would only wait for its timeout.
         if (_spares is not { } spares || lease is not { Shared: true, Quiet: true } || _redis.Database is null || Stuck) return;
-        spares.Finished(hold?.Key.KeyId ?? Guid.Empty, lease.Deployment.ModelName);
+        spares.Finished(hold?.Key.KeyId ?? Guid.Empty, lease.Deployment.ModelName, took);
     }
 
     /// <summary>Keeps what an admission took, so the heartbeat renews it until it is settled.</summary>

@@ -27,8 +27,9 @@ namespace LlmRouter.LiveState;
 /// the slot has finished (its answer sent, <see cref="Finished"/>), and owed replacements go together, in one script
 /// call, once enough are owed or the slot is down to its last spare. So that one request at a time still finds a spare
 /// while a refill is on its way, a slot whose requests come back to back keeps more than one: two when they come
-/// 250 ms or more apart, up to <see cref="MaxAhead"/> when they come quickly, so one Redis call serves several requests
-/// and none of them waits for it. Only when a request takes the last spare and none is on its way is one sent at once.
+/// 250 ms or more apart, more when they come quickly, so one Redis call serves several requests and none of them waits
+/// for it: up to <see cref="MaxAheadAlone"/> while they come one after another, up to <see cref="MaxAhead"/> when they
+/// come together. Only when a request takes the last spare and none is on its way is one sent at once.
 /// Requests that come together need more: one that finds no spare while another request of the same key and group is
 /// still being admitted through Redis has one taken after it at once, up to <see cref="MaxWaiting"/> waiting, being
 /// taken or owed. Under load nearly every request then starts without waiting for Redis, and the spares' admissions
@@ -52,14 +53,20 @@ internal sealed class SpareAdmissions : IDisposable
     public const int MaxWaiting = 64;
 
     /// <summary>
-    /// Spares kept, at most, for requests that come one after another (every 30 ms or closer; see <see cref="Target"/>):
-    /// owed replacements then go in calls of <c>MaxAhead - 2</c>, one call for fourteen requests. Larger calls cost the
-    /// router less but make Redis busy for longer at a time, which one request at a time feels where Redis shares a
-    /// CPU with the backend: phase 1's added p99 (`bench/run.sh --phases 1`, two runs each) was +553-687 µs with 8,
-    /// +750-862 µs with 16, +1,143-1,437 µs with 32. At 5,000 requests a second, Redis calls per request were 0.11 with
-    /// 8 and 0.033 with 32 (with settles waiting 20 ms to ride, <see cref="RidingSettles.DefaultWait"/>).
+    /// Spares kept, at most, for requests that come quickly (every 30 ms or closer; see <see cref="Target"/>) and
+    /// together: more than one of them in flight at a time, on average. Owed replacements then go in calls of
+    /// <c>MaxAhead - 2</c>, one call for fourteen requests. At 5,000 requests a second, Redis calls per request were 0.11
+    /// with 8 and 0.033 with 32 (with settles waiting 20 ms to ride, <see cref="RidingSettles.DefaultWait"/>).
     /// </summary>
     public const int MaxAhead = 16;
+
+    /// <summary>
+    /// Spares kept, at most, for requests that come quickly but one after another. Larger calls cost the router less
+    /// but make Redis busy for longer at a time, and a request that comes alone waits for it where Redis shares a CPU
+    /// with the backend: phase 1's added p99 (`bench/run.sh --phases 1`, one request at a time, two runs each) was
+    /// +553-687 µs keeping 8, +750-862 µs keeping 16, +1,143-1,437 µs keeping 32.
+    /// </summary>
+    public const int MaxAheadAlone = 8;
 
     /// <summary>Owed replacements are sent at once when a slot has no more spares than this left.</summary>
     private const int LowWater = 1;
@@ -174,7 +181,7 @@ internal sealed class SpareAdmissions : IDisposable
                 if (spare is not null)
                 {
                     // Owe its replacement, and one more while the slot keeps fewer than its requests' pace calls for.
-                    slot.Owed += pool + 1 < Target(slot.Gap) ? 2 : 1;
+                    slot.Owed += pool + 1 < Target(slot) ? 2 : 1;
                     slot.Last = request;
                     // The last spare gone and none on its way: the next request would find none, so no waiting.
                     refill = slot.Spares.Count == 0 && slot.Fetching == 0;
@@ -204,11 +211,18 @@ internal sealed class SpareAdmissions : IDisposable
     }
 
     /// <summary>
-    /// How many spares a slot whose requests come <paramref name="gap"/> apart keeps: few enough that each is used well
-    /// within its <see cref="Ttl"/> (a quarter of it), at least two, at most <see cref="MaxAhead"/>.
+    /// How many spares a slot keeps: few enough that each is used well within its <see cref="Ttl"/> (a quarter of it) at
+    /// the pace its requests come, at least two; at most <see cref="MaxAhead"/> when they come together (each takes
+    /// longer than the gap between requests, so more than one is in flight on average), <see cref="MaxAheadAlone"/>
+    /// when they come one after another (one client waiting for each answer before it sends again).
     /// </summary>
-    private static int Target(TimeSpan gap) =>
-        gap >= Ttl ? 2 : (int)Math.Clamp(Ttl.Ticks / (4 * gap.Ticks), 2, MaxAhead);
+    private static int Target(Slot slot)
+    {
+        var gap = slot.Gap;
+        if (gap >= Ttl) return 2;
+        var together = Volatile.Read(ref slot.TookTicks) > gap.Ticks;
+        return (int)Math.Clamp(Ttl.Ticks / (4 * gap.Ticks), 2, together ? MaxAhead : MaxAheadAlone);
+    }
 
     /// <summary>Counts a spare about to be taken, unless shutting down (counted first, so shutdown cannot miss it).</summary>
     private bool StartFetch(int count = 1)
@@ -252,9 +266,14 @@ internal sealed class SpareAdmissions : IDisposable
     /// </summary>
     /// <param name="keyId">The request's key (<see cref="Guid.Empty"/> for none).</param>
     /// <param name="group">The model group it was admitted for.</param>
-    public void Finished(Guid keyId, string group)
+    /// <param name="took">How long the request took, from its arrival to its answer.</param>
+    public void Finished(Guid keyId, string group, TimeSpan took)
     {
-        if (_slots.TryGetValue((keyId, group), out var slot) && Volatile.Read(ref slot.Owed) > 0) Refill(slot, due: true);
+        if (!_slots.TryGetValue((keyId, group), out var slot)) return;
+        // Averaged over the last few answers; two finishing at once may lose one's share, which an average can spare.
+        var average = Volatile.Read(ref slot.TookTicks);
+        Volatile.Write(ref slot.TookTicks, average == 0 ? took.Ticks : (average * 3 + took.Ticks) / 4);
+        if (Volatile.Read(ref slot.Owed) > 0) Refill(slot, due: true);
     }
 
     /// <param name="due">
@@ -269,7 +288,7 @@ internal sealed class SpareAdmissions : IDisposable
         lock (slot)
         {
             if (slot.Owed == 0 || slot.Last is null) return;
-            if (due && slot.Spares.Count > LowWater && slot.Owed < Target(slot.Gap) - 2) return;
+            if (due && slot.Spares.Count > LowWater && slot.Owed < Target(slot) - 2) return;
             count = due ? Math.Min(slot.Owed, Fresh(slot)) : 1;
             // Any taken now would go stale before a request came for it (requests a second or more apart with short
             // answers): the next request takes the last spare and has one taken at once.
@@ -445,6 +464,8 @@ internal sealed class SpareAdmissions : IDisposable
         public DateTimeOffset LastArrival = DateTimeOffset.MinValue;
         /// <summary>The time between its requests, averaged over the last few that came back to back.</summary>
         public TimeSpan Gap = TimeSpan.MaxValue;
+        /// <summary>How long its requests take, arrival to answer, averaged over the last few (ticks; 0 before the first).</summary>
+        public long TookTicks;
         public readonly Queue<Spare> Spares = new();
         /// <summary><see cref="Spares"/>' length, readable without the lock (for the metrics).</summary>
         public int Count;
