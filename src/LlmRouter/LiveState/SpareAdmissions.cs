@@ -64,7 +64,8 @@ internal sealed class SpareAdmissions : IDisposable
     /// Spares kept, at most, for requests that come quickly but one after another. Larger calls cost the router less
     /// but make Redis busy for longer at a time, and a request that comes alone waits for it where Redis shares a CPU
     /// with the backend: phase 1's added p99 (`bench/run.sh --phases 1`, one request at a time, two runs each) was
-    /// +553-687 µs keeping 8, +750-862 µs keeping 16, +1,143-1,437 µs keeping 32.
+    /// +553-687 µs keeping 8, +750-862 µs keeping 16, +1,143-1,437 µs keeping 32; later, four runs each, +400-545 µs
+    /// keeping 8 this way against +484-575 µs keeping 16 always.
     /// </summary>
     public const int MaxAheadAlone = 8;
 
