@@ -2,7 +2,8 @@ namespace LlmRouter.Tests.Infrastructure;
 
 /// <summary>
 /// Where this test process keeps its files: one directory per process under the system temp directory, deleted when
-/// the process exits, so that a test that does not clean up after itself (or a run cut short) leaves nothing behind.
+/// the process exits normally, so that a test that does not clean up after itself leaves nothing behind once the run
+/// is over (a killed run leaves its directory).
 /// </summary>
 public static class TestTemp
 {
