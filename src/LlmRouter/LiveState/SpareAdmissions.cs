@@ -303,14 +303,19 @@ internal sealed class SpareAdmissions : IDisposable
     }
 
     /// <summary>
-    /// How many spares taken now would each find a request well within its <see cref="Ttl"/> (three quarters of it), if
-    /// requests keep coming at the slot's pace after those already waiting.
+    /// How many spares taken now would each find a request well within its <see cref="Ttl"/> (three quarters of it) and
+    /// within this minute, if requests keep coming at the slot's pace after those already waiting. A spare counts in the
+    /// minute it is taken in and serves only that minute's requests: one left at the minute's end is given back unused,
+    /// a Redis call for nothing, and until then it reads as used in the key's <c>x-ratelimit-remaining-*</c>.
     /// </summary>
     private int Fresh(Slot slot)
     {
         if (slot.Gap == TimeSpan.MaxValue) return 1;
+        var now = _time.GetUtcNow();
+        var minuteEnd = new DateTimeOffset(now.UtcTicks - now.UtcTicks % TimeSpan.TicksPerMinute + TimeSpan.TicksPerMinute, TimeSpan.Zero);
         // The request after those waiting comes about a gap after the last one, the next a gap later, and so on.
-        var within = _time.GetUtcNow() - slot.LastArrival + Ttl * 3 / 4;
+        var within = now - slot.LastArrival + Ttl * 3 / 4;
+        if (minuteEnd - slot.LastArrival < within) within = minuteEnd - slot.LastArrival;
         return (int)Math.Min(MaxWaiting, within.Ticks / slot.Gap.Ticks) - slot.Spares.Count;
     }
 

@@ -127,6 +127,43 @@ public sealed class SpareAdmissionTests : IClassFixture<RedisFixture>, IAsyncLif
         await UntilAsync(async () => await _db.SortedSetLengthAsync(LiveKeys.DeploymentLeases(deployments[0].Id)) == 0, "every slot to be given back");
     }
 
+    [Fact]
+    public async Task AcrossAMinutesEnd_FewSparesAreLeftOver_AndNearlyEveryRequestStillFindsOne()
+    {
+        // Settles wait for an admission call to ride with, however slow this machine.
+        _state.Dispose();
+        _state = new RedisLiveState(_connection, new LocalLiveState(), NullLogger<RedisLiveState>.Instance, new RouterSettings(), _clock,
+            settleWait: TimeSpan.FromMinutes(1));
+        var deployments = new[] { Dep("a") };
+        var key = Key(rpm: 100_000, tpm: 100_000_000);
+        const int Requests = 120;
+        // From 0.8 s before a minute's end to 0.4 s after it, one request every 10 ms, each taking 30 ms: the pace at
+        // which a key keeps its most spares.
+        var now = _clock.GetUtcNow().UtcTicks;
+        _clock.Advance(TimeSpan.FromTicks(TimeSpan.TicksPerMinute - now % TimeSpan.TicksPerMinute) - TimeSpan.FromMilliseconds(800));
+        var settles = new List<Task>();
+        for (var i = 0; i < Requests; i++)
+        {
+            _clock.Advance(TimeSpan.FromMilliseconds(10));
+            await UntilAsync(() => _state.Spares.Taking == 0, "the spares on their way");
+            var admitted = await AdmitAsync(deployments, key);
+            Assert.Equal(AdmissionStatus.Admitted, admitted.Status);
+            settles.Add(SettleAsync(admitted, tokens: 7, took: TimeSpan.FromMilliseconds(30)));
+        }
+
+        // A spare serves only the minute it was taken in. Taken for requests that would come after the minute's end,
+        // they were given back unused at the first request of the next minute (9 left over when the minute was not
+        // looked at); now the refills shrink as the minute ends.
+        Assert.InRange(_state.Spares.Released, 0, 2);
+        Assert.InRange(_state.Spares.Used, Requests - 6, Requests - 1);
+        await UntilAsync(() => _state.Spares.Taking == 0, "the spares on their way");
+        var releasing = _state.ReleaseSparesAsync();
+        _state.Dispose();
+        await releasing;
+        await Task.WhenAll(settles);
+        await UntilAsync(async () => await _db.SortedSetLengthAsync(LiveKeys.DeploymentLeases(deployments[0].Id)) == 0, "every slot to be given back");
+    }
+
     [Theory]
     [InlineData(1_280, 20)]
     [InlineData(50, 1_450)]
