@@ -81,10 +81,8 @@ public sealed class SpareAdmissionTests : IClassFixture<RedisFixture>, IAsyncLif
     [InlineData(30, true)]
     public async Task BackToBack_SparesAreTakenSeveralAtATime_AfterAnswers_MoreToACallWhenRequestsComeTogether(int tookMs, bool together)
     {
-        // Settles wait for an admission call to ride with, however slow this machine: only admission calls count here.
-        _state.Dispose();
-        _state = new RedisLiveState(_connection, new LocalLiveState(), NullLogger<RedisLiveState>.Instance, new RouterSettings(), _clock,
-            settleWait: TimeSpan.FromMinutes(1));
+        // Only admission calls count here.
+        SettlesOnlyRide();
         var deployments = new[] { Dep("a") };
         var key = Key(rpm: 100_000, tpm: 100_000_000);
         const int Requests = 100;
@@ -130,10 +128,7 @@ public sealed class SpareAdmissionTests : IClassFixture<RedisFixture>, IAsyncLif
     [Fact]
     public async Task AcrossAMinutesEnd_FewSparesAreLeftOver_AndNearlyEveryRequestStillFindsOne()
     {
-        // Settles wait for an admission call to ride with, however slow this machine.
-        _state.Dispose();
-        _state = new RedisLiveState(_connection, new LocalLiveState(), NullLogger<RedisLiveState>.Instance, new RouterSettings(), _clock,
-            settleWait: TimeSpan.FromMinutes(1));
+        SettlesOnlyRide();
         var deployments = new[] { Dep("a") };
         var key = Key(rpm: 100_000, tpm: 100_000_000);
         const int Requests = 120;
@@ -356,6 +351,14 @@ public sealed class SpareAdmissionTests : IClassFixture<RedisFixture>, IAsyncLif
     }
 
     private string Minute => TimeBuckets.Minute(_clock.GetUtcNow());
+
+    /// <summary>A fresh state whose settles wait for an admission call to ride with, however slow this machine.</summary>
+    private void SettlesOnlyRide()
+    {
+        _state.Dispose();
+        _state = new RedisLiveState(_connection, new LocalLiveState(), NullLogger<RedisLiveState>.Instance, new RouterSettings(), _clock,
+            settleWait: TimeSpan.FromMinutes(1));
+    }
 
     private Deployment Dep(string name) => new()
     {
