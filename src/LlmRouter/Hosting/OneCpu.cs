@@ -7,8 +7,10 @@ namespace LlmRouter.Hosting;
 /// socket thread is not already running. With requests on the socket threads (<see cref="InlineIo"/>) the workers run
 /// little but StackExchange.Redis's replies and timers, so nearly all they did was spin: at 3,000 requests a second
 /// 23 <c>sched_yield</c> calls per request. Without the spinning, in the bench (builds alternating, two runs each)
-/// flat-out CPU per request fell from 70 to 56-58 µs and phase 1's added p99 from +485-513 to +378-434 µs. With more
-/// CPUs the runtime's default stays: there a spinning worker does not stand in the way of the thread that has work.
+/// flat-out CPU per request fell from 70 to 56-58 µs and phase 1's added p99 from +491 to +418 µs (medians of four
+/// runs); one wrk connection waited up to about 20 µs longer at the median (bench/results/spin-ab-2026-11-22.md).
+/// With more CPUs the runtime's default stays: there a spinning worker does not stand in the way of the thread that
+/// has work.
 /// </summary>
 internal static class OneCpu
 {
