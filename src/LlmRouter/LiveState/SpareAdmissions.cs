@@ -312,10 +312,10 @@ internal sealed class SpareAdmissions : IDisposable
     {
         if (slot.Gap == TimeSpan.MaxValue) return 1;
         var now = _time.GetUtcNow();
-        var minuteEnd = new DateTimeOffset(now.UtcTicks - now.UtcTicks % TimeSpan.TicksPerMinute + TimeSpan.TicksPerMinute, TimeSpan.Zero);
         // The request after those waiting comes about a gap after the last one, the next a gap later, and so on.
         var within = now - slot.LastArrival + Ttl * 3 / 4;
-        if (minuteEnd - slot.LastArrival < within) within = minuteEnd - slot.LastArrival;
+        var minuteLeft = TimeBuckets.NextMinute(now) - slot.LastArrival;
+        if (minuteLeft < within) within = minuteLeft;
         return (int)Math.Min(MaxWaiting, within.Ticks / slot.Gap.Ticks) - slot.Spares.Count;
     }
 

@@ -134,8 +134,8 @@ public sealed class SpareAdmissionTests : IClassFixture<RedisFixture>, IAsyncLif
         const int Requests = 120;
         // From 0.8 s before a minute's end to 0.4 s after it, one request every 10 ms, each taking 30 ms: the pace at
         // which a key keeps its most spares.
-        var now = _clock.GetUtcNow().UtcTicks;
-        _clock.Advance(TimeSpan.FromTicks(TimeSpan.TicksPerMinute - now % TimeSpan.TicksPerMinute) - TimeSpan.FromMilliseconds(800));
+        var now = _clock.GetUtcNow();
+        _clock.Advance(TimeBuckets.NextMinute(now) - now - TimeSpan.FromMilliseconds(800));
         var settles = new List<Task>();
         for (var i = 0; i < Requests; i++)
         {
