@@ -37,6 +37,18 @@ internal static class UsageSql
                 completion_tokens = d.completion_tokens + EXCLUDED.completion_tokens,
                 cost = d.cost + EXCLUDED.cost,
                 errors = d.errors + EXCLUDED.errors
+        ), hourly AS (
+            -- What rebuilding a key's counters reads (KeyUsageReader); the same rules as usage_daily.
+            INSERT INTO usage_hourly AS h (key_id, hour, requests, tokens, cost)
+            SELECT key_id, date_trunc('hour', started_at, 'UTC'), count(*), sum(prompt_tokens + completion_tokens), sum(cost)
+            FROM ins
+            WHERE key_id IS NOT NULL
+            GROUP BY 1, 2
+            ORDER BY 1, 2
+            ON CONFLICT (key_id, hour) DO UPDATE SET
+                requests = h.requests + EXCLUDED.requests,
+                tokens = h.tokens + EXCLUDED.tokens,
+                cost = h.cost + EXCLUDED.cost
         )
         """;
 

@@ -47,6 +47,9 @@ internal static class UsageTestData
         return rows;
     }
 
+    /// <summary>Every migration but the keys table's: the usage tables alone, as a database shared with another app might have them.</summary>
+    public static bool WithoutKeys(string migration) => !migration.StartsWith("0001", StringComparison.Ordinal);
+
     public static UsageWriter Writer(string? connectionString, string spillPath, Func<UsageWriterOptions, UsageWriterOptions>? tune = null, ILogger? logger = null)
     {
         var options = new UsageWriterOptions { FlushInterval = TimeSpan.FromMilliseconds(100), SpillPath = spillPath, RetryMax = TimeSpan.FromSeconds(1) };

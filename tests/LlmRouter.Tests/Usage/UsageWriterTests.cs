@@ -240,7 +240,7 @@ public sealed class UsageWriterTests(UsagePostgres postgres) : IClassFixture<Usa
     [Fact]
     public async Task Flush_UpdatesApiKeysLastUsedAt_ToTheLatestRequest()
     {
-        var db = await postgres.CreateDatabaseAsync(name => name.StartsWith("0002", StringComparison.Ordinal));
+        var db = await postgres.CreateDatabaseAsync(WithoutKeys);
         await using (var connection = new NpgsqlConnection(db))
         {
             await connection.OpenAsync();
@@ -276,7 +276,7 @@ public sealed class UsageWriterTests(UsagePostgres postgres) : IClassFixture<Usa
     [Fact]
     public async Task Flush_WithoutApiKeysTable_StillWritesUsage()
     {
-        var db = await postgres.CreateDatabaseAsync(name => name.StartsWith("0002", StringComparison.Ordinal));
+        var db = await postgres.CreateDatabaseAsync(WithoutKeys);
         var rows = Rows(60);
         using var writer = Writer(db, SpillPath());
         await writer.StartAsync(default);
