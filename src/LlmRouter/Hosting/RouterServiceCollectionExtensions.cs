@@ -29,6 +29,7 @@ internal static class RouterServiceCollectionExtensions
         services.AddSingleton<IDeploymentAvailability>(sp => sp.GetRequiredService<BackendCatalog>());
         services.AddSingleton<CandidateOrder>();
         services.AddSingleton<AdmissionQueue>();
+        services.AddSingleton<KeyCounterRebuilds>();
         services.AddSingleton<RequestRouter>();
         services.AddSingleton<CallFactory>();
         services.AddSingleton<RequestAccounting>();

@@ -1,6 +1,7 @@
 using System.Globalization;
 using System.Text;
 using LlmRouter.LiveState;
+using LlmRouter.Routing;
 
 namespace LlmRouter.Metrics;
 
@@ -15,12 +16,12 @@ internal static class MetricsApi
 
     public static IEndpointRouteBuilder MapMetricsApi(this IEndpointRouteBuilder app)
     {
-        app.MapGet("/metrics", (RedisLiveState liveState) => TypedResults.Text(Render(liveState), ContentType))
-            .WithName("Metrics").WithTags("Metrics").WithSummary("Prometheus text: Redis round trips, Redis connection, process memory, GC and JIT.");
+        app.MapGet("/metrics", (RedisLiveState liveState, KeyCounterRebuilds rebuilds) => TypedResults.Text(Render(liveState, rebuilds), ContentType))
+            .WithName("Metrics").WithTags("Metrics").WithSummary("Prometheus text: Redis round trips, Redis connection, key counter rebuilds, process memory, GC and JIT.");
         return app;
     }
 
-    internal static string Render(RedisLiveState liveState)
+    internal static string Render(RedisLiveState liveState, KeyCounterRebuilds rebuilds)
     {
         var text = new StringBuilder(512);
         Counter(text, "llmrouter_redis_round_trips_total", "Redis calls made for requests (admission and settle), counted by the router's client.", liveState.RoundTrips);
@@ -29,6 +30,8 @@ internal static class MetricsApi
         Counter(text, "llmrouter_spare_admissions_released_total", "Admissions taken ahead that no request used, given back.", spares.Released);
         Gauge(text, "llmrouter_spare_admissions_waiting", "Admissions taken ahead, waiting for a request now.", spares.Waiting);
         Gauge(text, "llmrouter_redis_connected", "1 while live state is shared through Redis, 0 while process-local.", liveState.IsShared ? 1 : 0);
+        Counter(text, "llmrouter_key_counter_rebuilds_total", "Reads of a key's recorded usage in Postgres to rebuild its live counters (first use in a period, Redis lost them, a start without Redis).", rebuilds.Started);
+        Gauge(text, "llmrouter_key_counter_rebuilds_waiting", "Requests waiting for a key's counters to be rebuilt now.", rebuilds.Waiting);
         Gauge(text, "process_resident_memory_bytes", "Resident memory of the router process.", Environment.WorkingSet);
         Gauge(text, "dotnet_gc_heap_size_bytes", "Managed heap size after the last garbage collection.", GC.GetGCMemoryInfo().HeapSizeBytes);
         text.Append("# HELP dotnet_gc_collections_total Garbage collections by generation.\n# TYPE dotnet_gc_collections_total counter\n");

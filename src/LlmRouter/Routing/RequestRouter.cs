@@ -17,7 +17,7 @@ namespace LlmRouter.Routing;
 /// when all are busy, or for a cooldown to end when there is nowhere else to go), with a per-attempt first-byte
 /// timeout. Only failures before the first byte are retried; the caller relays the rest.
 /// </summary>
-internal sealed partial class RequestRouter
+internal sealed class RequestRouter
 {
     private static readonly ResiliencePropertyKey<TimeSpan> FirstByteTimeout = new("llmrouter.first-byte-timeout");
     private static readonly ResiliencePropertyKey<DateTimeOffset> Deadline = new("llmrouter.deadline");
@@ -30,18 +30,14 @@ internal sealed partial class RequestRouter
     private readonly BackendRegistry _backends;
     private readonly RouterSettings _settings;
     private readonly TimeProvider _time;
+    private readonly KeyCounterRebuilds _rebuilds;
     // One pipeline per answer type (generations, embeddings): a pipeline typed like its callback runs the retry strategy
     // without converting every outcome to object and back, which cost each request two more state machines.
     private readonly ConcurrentDictionary<Type, object> _pipelines = new();
-    private readonly KeyUsageReader _usage;
-    private readonly ILogger<RequestRouter> _logger;
 
     public RequestRouter(ModelCatalog catalog, IDeploymentAvailability availability, CandidateOrder order, ILiveState state,
-        AdmissionQueue queue, BackendRegistry backends, RouterSettings settings, TimeProvider time, KeyUsageReader usage,
-        ILogger<RequestRouter> logger)
+        AdmissionQueue queue, BackendRegistry backends, RouterSettings settings, TimeProvider time, KeyCounterRebuilds rebuilds)
     {
-        _usage = usage;
-        _logger = logger;
         _catalog = catalog;
         _availability = availability;
         _order = order;
@@ -50,6 +46,7 @@ internal sealed partial class RequestRouter
         _backends = backends;
         _settings = settings;
         _time = time;
+        _rebuilds = rebuilds;
     }
 
     private ResiliencePipeline<Routed<T>> PipelineFor<T>() => (ResiliencePipeline<Routed<T>>)_pipelines.GetOrAdd(typeof(T),
@@ -251,31 +248,11 @@ internal sealed partial class RequestRouter
                         ? ApiError.InsufficientQuota() with { RetryAfterSeconds = RetryAfter(resets) }
                         : ApiError.InsufficientQuota());
                 case AdmissionStatus.KeyNeedsSeed:
-                    await SeedKeyAsync(state.Call.KeyAdmission!, cancellationToken);
+                    await _rebuilds.RebuildAsync(state.Call.KeyAdmission!, cancellationToken);
                     continue;
                 default:
                     throw new ApiErrorException(ApiError.Overloaded($"Every deployment of '{state.Group}' is busy.", retryAfterSeconds: 1));
             }
-        }
-    }
-
-    /// <summary>
-    /// Builds the key's counters from recorded usage (first use in a period, or Redis lost them). When the usage store
-    /// is unreachable the counters start from what the live state has, and the seed is retried after a short while:
-    /// availability over a perfect count, and the retry errs on the side of counting twice, never not at all.
-    /// </summary>
-    private async Task SeedKeyAsync(KeyAdmission key, CancellationToken cancellationToken)
-    {
-        var now = _time.GetUtcNow();
-        try
-        {
-            var usage = await _usage.ReadAsync(key.KeyId, key.PeriodStart, TimeBuckets.MinuteStart(now), cancellationToken);
-            await _state.SeedAsync(key, usage, now);
-        }
-        catch (Exception e) when (e is Npgsql.NpgsqlException or TimeoutException or InvalidOperationException && !cancellationToken.IsCancellationRequested)
-        {
-            Log.SeedGuessed(_logger, key.KeyId, e.GetType().Name);
-            await _state.SeedAsync(key, default, now, markerTtl: TimeSpan.FromSeconds(30));
         }
     }
 
@@ -349,10 +326,4 @@ internal sealed partial class RequestRouter
 
     private sealed record AttemptRun<T>(RequestRouter Router, AttemptState State,
         Func<IModelBackend, Deployment, CancellationToken, Task<T>> Start, DateTimeOffset Deadline, CancellationToken ClientGone);
-
-    private static partial class Log
-    {
-        [LoggerMessage(30, LogLevel.Warning, "Usage store unreachable ({Error}) while seeding the counters of key {KeyId}; they start from the live state and are re-seeded in 30 s")]
-        public static partial void SeedGuessed(ILogger logger, Guid keyId, string error);
-    }
 }

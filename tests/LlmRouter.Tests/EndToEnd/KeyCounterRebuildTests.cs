@@ -1,0 +1,71 @@
+using System.Globalization;
+using LlmRouter.Tests.Infrastructure;
+using Npgsql;
+using Xunit.Abstractions;
+
+namespace LlmRouter.Tests.EndToEnd;
+
+/// <summary>
+/// A key's first burst of requests after its counters were lost (a restart, Redis flushed, a new period) while
+/// Postgres answers slowly: the router reads the key's recorded usage once, and every request of the burst waits for
+/// that one read instead of sending its own.
+/// </summary>
+[Collection(EndToEndCollection.Name)]
+public sealed class KeyCounterRebuildTests(ITestOutputHelper output)
+{
+    private const int Burst = 12;
+
+    [Fact]
+    public async Task FirstBurstOfAKey_WhilePostgresIsSlow_ReadsItsUsageOnce_AndEveryRequestIsServed()
+    {
+        await using var stack = await KeyedStack.StartAsync(new StackOptions { Routers = 1 });
+        try
+        {
+            var router = stack.Routers[0];
+            var key = await KeyedStack.MintAsync(router, new { alias = "burst", rpm_limit = 1000 });
+            var before = await MetricAsync(router, "llmrouter_key_counter_rebuilds_total");
+
+            // Postgres is slow: the rollup the rebuild reads is locked until this transaction ends.
+            await using var connection = new NpgsqlConnection(stack.Postgres.ConnectionString);
+            await connection.OpenAsync();
+            await using var transaction = await connection.BeginTransactionAsync();
+            await using (var lockTable = new NpgsqlCommand("LOCK TABLE usage_hourly IN ACCESS EXCLUSIVE MODE", connection, transaction))
+                await lockTable.ExecuteNonQueryAsync();
+
+            var burst = Enumerable.Range(0, Burst).Select(_ => KeyedClient.ChatAsync(router, key.Secret, new ChatCall())).ToList();
+            await Eventually.UntilAsync(() => MetricAsync(router, "llmrouter_key_counter_rebuilds_waiting"), waiting => waiting == Burst,
+                $"all {Burst} requests to wait for the key's counters");
+
+            Assert.Equal(1, await MetricAsync(router, "llmrouter_key_counter_rebuilds_total") - before);
+            await Eventually.UntilAsync(() => WaitingForTheLockAsync(stack.Postgres.ConnectionString), n => n > 0, "the read to reach Postgres");
+            Assert.Equal(1, await WaitingForTheLockAsync(stack.Postgres.ConnectionString));
+
+            await transaction.CommitAsync();
+            var answers = await Task.WhenAll(burst);
+            Assert.All(answers, a => Assert.True(a.Status == 200, a.ToString()));
+            Assert.Equal(1, await MetricAsync(router, "llmrouter_key_counter_rebuilds_total") - before);
+            Assert.Equal(0, await MetricAsync(router, "llmrouter_key_counter_rebuilds_waiting"));
+        }
+        finally
+        {
+            stack.WriteLogs(output);
+        }
+    }
+
+    private static async Task<long> MetricAsync(RouterProcess router, string name)
+    {
+        var text = await router.Http.GetStringAsync("metrics");
+        var line = text.Split('\n').Single(l => l.StartsWith(name + " ", StringComparison.Ordinal));
+        return long.Parse(line[(name.Length + 1)..], CultureInfo.InvariantCulture);
+    }
+
+    /// <summary>Statements in Postgres waiting for a lock: the router's reads blocked behind the test's.</summary>
+    private static async Task<long> WaitingForTheLockAsync(string connectionString)
+    {
+        await using var connection = new NpgsqlConnection(connectionString);
+        await connection.OpenAsync();
+        await using var command = new NpgsqlCommand(
+            "SELECT count(*) FROM pg_stat_activity WHERE wait_event_type = 'Lock' AND query LIKE '%usage_hourly%'", connection);
+        return (long)(await command.ExecuteScalarAsync())!;
+    }
+}
