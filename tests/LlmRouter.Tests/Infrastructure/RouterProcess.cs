@@ -85,7 +85,11 @@ public sealed class RouterProcess : IAsyncDisposable
 
     /// <summary>Starts the router with a config expected to be rejected; the caller waits for the exit.</summary>
     public static ChildProcess StartExpectingFailure(string configPath, RouterLaunch? launch = null) =>
-        Start(configPath, FreePort.Next(), launch ?? new RouterLaunch());
+        StartExpectingFailure(configPath, FreePort.Next(), launch);
+
+    /// <summary>The same, listening on a given port (one already taken, say).</summary>
+    public static ChildProcess StartExpectingFailure(string configPath, int port, RouterLaunch? launch = null) =>
+        Start(configPath, port, launch ?? new RouterLaunch());
 
     /// <summary>An SDK client against this router: retries off so failures are seen, long network timeout.</summary>
     public OpenAIClient CreateOpenAIClient(string apiKey = "sk-unused") =>

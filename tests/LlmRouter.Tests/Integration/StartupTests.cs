@@ -42,6 +42,25 @@ public sealed class StartupTests(ITestOutputHelper output)
     }
 
     [Fact]
+    public async Task Startup_PortAlreadyInUse_ExitsWithOneClearError()
+    {
+        using var holder = new System.Net.Sockets.TcpListener(IPAddress.Loopback, 0);
+        holder.Start();
+        var port = ((IPEndPoint)holder.LocalEndpoint).Port;
+        using var config = new TempFile("busy.yaml", Yaml);
+        await using var router = RouterProcess.StartExpectingFailure(config.Path, port);
+
+        var exitCode = await router.WaitForExitAsync(TimeSpan.FromSeconds(30));
+        output.WriteLine(router.Output.ToString());
+
+        Assert.Equal(1, exitCode);
+        var lines = router.Output.Lines();
+        Assert.Contains(lines, l => l.StartsWith("[err] error: ", StringComparison.Ordinal) && l.Contains($"127.0.0.1:{port}", StringComparison.Ordinal)
+                                    && l.Contains("address already in use", StringComparison.Ordinal));
+        Assert.DoesNotContain(lines, l => l.Contains("Unhandled exception", StringComparison.Ordinal));
+    }
+
+    [Fact]
     public async Task Startup_NonLoopbackWithAllowUnauthenticated_Serves()
     {
         var yaml = Yaml + "\ngeneral_settings:\n  allow_unauthenticated: true\n";
