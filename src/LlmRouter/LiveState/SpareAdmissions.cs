@@ -382,7 +382,7 @@ internal sealed class SpareAdmissions : IDisposable
     private static bool Fits(Spare spare, AdmissionRequest request, DateTimeOffset now)
     {
         if (now - spare.Request.Now > Ttl) return false;
-        if (spare.Request.Now.ToUnixTimeSeconds() / 60 != request.Now.ToUnixTimeSeconds() / 60) return false;
+        if (!TimeBuckets.SameMinute(spare.Request.Now, request.Now)) return false;
         var deployment = spare.Result.Deployment!;
         var allowed = false;
         foreach (var candidate in request.Candidates) allowed |= candidate.Id == deployment.Id;

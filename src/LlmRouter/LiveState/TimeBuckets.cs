@@ -18,6 +18,8 @@ internal static class TimeBuckets
 
     private sealed record MinuteName(long Number, string Text);
 
+    public static bool SameMinute(DateTimeOffset a, DateTimeOffset b) => a.ToUnixTimeSeconds() / 60 == b.ToUnixTimeSeconds() / 60;
+
     public static DateTimeOffset NextMinute(DateTimeOffset now) => DateTimeOffset.FromUnixTimeSeconds((now.ToUnixTimeSeconds() / 60 + 1) * 60);
 
     /// <summary>Quota periods count from the key's creation: a 30d budget renews every 30 days after minting.</summary>
