@@ -1,7 +1,7 @@
 -- Per UTC hour and key: what rebuilding a key's rate and quota counters reads (KeyUsageReader) when it must,
--- so that reads at most one hour of a key's rows in `usage` however long its budget period is. Written in the
--- same statement as the rows it sums (UsageSql), so the two never disagree. Requests without a key are not kept
--- here: they have no limits to rebuild.
+-- so that reads at most one hour of a key's rows in `usage` however long its budget period is. From this version
+-- on it is written in the same statement as the rows it sums (UsageSql), so the two never disagree. Requests
+-- without a key are not kept here: they have no limits to rebuild.
 
 CREATE TABLE IF NOT EXISTS usage_hourly (
     key_id   uuid        NOT NULL,
@@ -12,8 +12,8 @@ CREATE TABLE IF NOT EXISTS usage_hourly (
     PRIMARY KEY (key_id, hour)
 );
 
--- The usage recorded before this table existed. A replica of an older version that keeps writing during an
--- upgrade adds rows here no more (its statement does not know this table); rolling upgrades finish in minutes.
+-- The usage recorded before this table existed. Rows that replicas of an older version write after this runs
+-- (during a rolling upgrade) are not added here; docs/usage.md says how to count them once those replicas are gone.
 INSERT INTO usage_hourly (key_id, hour, requests, tokens, cost)
 SELECT key_id, date_trunc('hour', started_at, 'UTC'), count(*), sum(prompt_tokens + completion_tokens), sum(cost)
 FROM usage

@@ -48,7 +48,7 @@ builder.Services.AddLlmRouter(config);
 builder.Services.AddUsage();
 builder.Services.AddKeys();
 
-var app = builder.Build();
+await using var app = builder.Build();
 app.UseMiddleware<RequestLogMiddleware>();
 app.UseMiddleware<ErrorHandlingMiddleware>();
 app.UseMiddleware<RequestIdMiddleware>();
@@ -70,16 +70,4 @@ foreach (var (prefix, suffix) in new[] { ("/v1", "V1"), ("", "") })
 app.MapFallback((HttpContext context) => ErrorResponses.Result(ApiError.RouteNotFound(context.Request.Method, context.Request.Path)));
 
 StartupLog.Write(app, config, startup);
-try
-{
-    await app.StartAsync();
-}
-catch (IOException e) when (e.InnerException is Microsoft.AspNetCore.Connections.AddressInUseException)
-{
-    // Another process holds the port. One line says so; the background services that started stop as on any shutdown.
-    Console.Error.WriteLine($"error: {e.Message} Is another router already running there? Listen elsewhere with --urls (or ASPNETCORE_URLS).");
-    await app.StopAsync();
-    return 1;
-}
-await app.WaitForShutdownAsync();
-return 0;
+return await ServerRun.RunAsync(app);

@@ -30,7 +30,7 @@ internal static class MetricsApi
         Counter(text, "llmrouter_spare_admissions_released_total", "Admissions taken ahead that no request used, given back.", spares.Released);
         Gauge(text, "llmrouter_spare_admissions_waiting", "Admissions taken ahead, waiting for a request now.", spares.Waiting);
         Gauge(text, "llmrouter_redis_connected", "1 while live state is shared through Redis, 0 while process-local.", liveState.IsShared ? 1 : 0);
-        Counter(text, "llmrouter_key_counter_rebuilds_total", "Reads of a key's recorded usage in Postgres to rebuild its live counters (first use in a period, Redis lost them, a start without Redis).", rebuilds.Started);
+        Counter(text, "llmrouter_key_counter_rebuilds_total", "Rebuilds of a key's live counters from its recorded usage, one read of Postgres each (first use in a period, Redis lost them, a start without Redis).", rebuilds.Started);
         Gauge(text, "llmrouter_key_counter_rebuilds_waiting", "Requests waiting for a key's counters to be rebuilt now.", rebuilds.Waiting);
         Gauge(text, "process_resident_memory_bytes", "Resident memory of the router process.", Environment.WorkingSet);
         Gauge(text, "dotnet_gc_heap_size_bytes", "Managed heap size after the last garbage collection.", GC.GetGCMemoryInfo().HeapSizeBytes);

@@ -33,38 +33,48 @@ internal sealed partial class KeyCounterRebuilds(ILiveState state, KeyUsageReade
     {
         var id = (key.KeyId, key.QuotaBucket);
         Interlocked.Increment(ref _waiting);
-        var rebuild = _running.GetOrAdd(id, static (_, s) => s.Self.ReadAndSeedAsync(s.Key), (Self: this, Key: key));
         try
         {
+            // Only the request whose task went in starts the read (a GetOrAdd factory may run more than once in a race).
+            var mine = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+            var rebuild = _running.GetOrAdd(id, mine.Task);
+            if (rebuild == mine.Task) _ = ReadAndSeedAsync(key, id, mine);
             await rebuild.WaitAsync(cancellationToken);
         }
         finally
         {
             Interlocked.Decrement(ref _waiting);
-            // Whoever sees it done forgets it (only this one, not a newer rebuild of the same key), so the next time the
-            // live state asks (the period's end, a guess that expired) reads again.
-            if (rebuild.IsCompleted) _running.TryRemove(KeyValuePair.Create(id, rebuild));
         }
     }
 
-    private async Task ReadAndSeedAsync(KeyAdmission key)
+    private async Task ReadAndSeedAsync(KeyAdmission key, (Guid, string) id, TaskCompletionSource done)
     {
-        // Off the caller's stack: GetOrAdd must have stored this task before it can complete.
-        await Task.Yield();
         Interlocked.Increment(ref _started);
         var now = time.GetUtcNow();
         using var limit = new CancellationTokenSource(ReadTimeout, time);
         try
         {
-            var recorded = await usage.ReadAsync(key.KeyId, key.PeriodStart, TimeBuckets.MinuteStart(now), limit.Token);
-            await state.SeedAsync(key, recorded, now);
-            Log.Rebuilt(logger, key.KeyId, recorded.PeriodTokens, recorded.MinuteRequests);
+            try
+            {
+                var recorded = await usage.ReadAsync(key.KeyId, key.PeriodStart, TimeBuckets.MinuteStart(now), limit.Token);
+                await state.SeedAsync(key, recorded, now);
+                Log.Rebuilt(logger, key.KeyId, recorded.PeriodTokens, recorded.MinuteRequests);
+            }
+            catch (Exception e) when (e is Npgsql.NpgsqlException or TimeoutException or InvalidOperationException
+                                      || e is OperationCanceledException && limit.IsCancellationRequested)
+            {
+                Log.Guessed(logger, e is OperationCanceledException ? $"no answer within {ReadTimeout.TotalSeconds:0} s" : e.GetType().Name, key.KeyId);
+                await state.SeedAsync(key, default, now, markerTtl: TimeSpan.FromSeconds(30));
+            }
+            // Forgotten before the waiters go on, so the next time the live state asks (the period's end, a guess that
+            // expired) reads again, and nothing stays behind for keys never used again.
+            _running.TryRemove(KeyValuePair.Create(id, done.Task));
+            done.SetResult();
         }
-        catch (Exception e) when (e is Npgsql.NpgsqlException or TimeoutException or InvalidOperationException
-                                  || e is OperationCanceledException && limit.IsCancellationRequested)
+        catch (Exception e)
         {
-            Log.Guessed(logger, key.KeyId, e.GetType().Name);
-            await state.SeedAsync(key, default, now, markerTtl: TimeSpan.FromSeconds(30));
+            _running.TryRemove(KeyValuePair.Create(id, done.Task));
+            done.SetException(e);
         }
     }
 
@@ -74,6 +84,6 @@ internal sealed partial class KeyCounterRebuilds(ILiveState state, KeyUsageReade
         public static partial void Rebuilt(ILogger logger, Guid keyId, long periodTokens, long minuteRequests);
 
         [LoggerMessage(30, LogLevel.Warning, "Usage store unreachable ({Error}) while seeding the counters of key {KeyId}; they start from the live state and are re-seeded in 30 s")]
-        public static partial void Guessed(ILogger logger, Guid keyId, string error);
+        public static partial void Guessed(ILogger logger, string error, Guid keyId);
     }
 }

@@ -18,16 +18,20 @@ public sealed class KeyUsageReaderTests(UsagePostgres postgres) : IClassFixture<
     private static readonly DateTimeOffset Now = Day1.AddHours(3).AddMinutes(41).AddSeconds(15);
     private static readonly DateTimeOffset Minute = TimeBuckets.MinuteStart(Now);
 
-    [Fact]
-    public async Task Read_CountsThePeriodAndTheMinute_NotWhatCameBeforeOrOtherKeys()
+    [Theory]
+    [InlineData(20 * 60 + 30, "UTC")]
+    [InlineData(0, "UTC")] // on the hour: no part-hour to read from rows
+    [InlineData(20 * 60 + 30, "Asia/Kolkata")] // a session time zone half an hour off UTC: the hours are still UTC's
+    public async Task Read_CountsThePeriodAndTheMinute_NotWhatCameBeforeOrOtherKeys(int periodStartSeconds, string sessionTimeZone)
     {
-        var db = await postgres.CreateDatabaseAsync();
-        var rows = KeyRows();
+        var periodStart = Day1.AddSeconds(periodStartSeconds);
+        var db = new NpgsqlConnectionStringBuilder(await postgres.CreateDatabaseAsync()) { Timezone = sessionTimeZone }.ConnectionString;
+        var rows = KeyRows(periodStart);
         await InsertAsync(db, rows);
 
-        var read = await ReadAsync(db);
+        var read = await ReadAsync(db, periodStart);
 
-        Assert.Equal(Expected(rows), read);
+        Assert.Equal(Expected(rows, periodStart), read);
     }
 
     [Fact]
@@ -36,7 +40,7 @@ public sealed class KeyUsageReaderTests(UsagePostgres postgres) : IClassFixture<
         // The period's whole hours are read from the hourly rollup, not from each row, so a key with millions of
         // requests in its period is rebuilt as fast as a quiet one, and usage rows archived away still count.
         var db = await postgres.CreateDatabaseAsync();
-        var rows = KeyRows();
+        var rows = KeyRows(PeriodStart);
         await InsertAsync(db, rows);
 
         await using (var source = NpgsqlDataSource.Create(db))
@@ -47,25 +51,25 @@ public sealed class KeyUsageReaderTests(UsagePostgres postgres) : IClassFixture<
             Assert.True(await prune.ExecuteNonQueryAsync() > 0);
         }
 
-        Assert.Equal(Expected(rows), await ReadAsync(db));
+        Assert.Equal(Expected(rows, PeriodStart), await ReadAsync(db, PeriodStart));
     }
 
     [Fact]
     public async Task Read_ABatchWrittenTwice_CountsOnce()
     {
         var db = await postgres.CreateDatabaseAsync();
-        var rows = KeyRows();
+        var rows = KeyRows(PeriodStart);
         await InsertAsync(db, rows);
         await InsertAsync(db, rows);
 
-        Assert.Equal(Expected(rows), await ReadAsync(db));
+        Assert.Equal(Expected(rows, PeriodStart), await ReadAsync(db, PeriodStart));
     }
 
     [Fact]
     public async Task Upgrade_UsageRecordedBeforeTheHourlyRollup_IsBackfilledIntoIt()
     {
         var db = await postgres.CreateDatabaseAsync(include: file => string.CompareOrdinal(file, "0003") < 0);
-        var rows = KeyRows();
+        var rows = KeyRows(PeriodStart);
         await using (var source = NpgsqlDataSource.Create(db))
         {
             // As a version without the rollup wrote them: plain rows.
@@ -86,7 +90,7 @@ public sealed class KeyUsageReaderTests(UsagePostgres postgres) : IClassFixture<
 
         await UsagePostgres.ApplyMigrationsAsync(db, file => string.CompareOrdinal(file, "0003") >= 0);
 
-        Assert.Equal(Expected(rows), await ReadAsync(db));
+        Assert.Equal(Expected(rows, PeriodStart), await ReadAsync(db, PeriodStart));
     }
 
     /// <summary>
@@ -94,28 +98,28 @@ public sealed class KeyUsageReaderTests(UsagePostgres postgres) : IClassFixture<
     /// period's first part-hour, some in its whole hours and some in the current minute), with key B's and keyless ones
     /// among them.
     /// </summary>
-    private static List<UsageRecord> KeyRows()
+    private static List<UsageRecord> KeyRows(DateTimeOffset periodStart)
     {
         var rows = Rows(90);
-        var at = PeriodStart.AddHours(-1);
+        var at = periodStart.AddHours(-1);
         for (var i = 0; i < rows.Count; i++)
         {
             rows[i] = rows[i] with { StartedAt = at };
             at = at.AddMinutes(i % 3 == 0 ? 7 : 0).AddSeconds(i % 3 == 0 ? 0 : 11);
         }
         rows.Add(Rows(1)[0] with { KeyId = KeyA, StartedAt = Minute.AddSeconds(5), PromptTokens = 1000, CompletionTokens = 7, Cost = 0.25m });
-        rows.Add(Rows(1)[0] with { KeyId = KeyA, StartedAt = PeriodStart, PromptTokens = 300, CompletionTokens = 1, Cost = 0.5m });
-        rows.Add(Rows(1)[0] with { KeyId = KeyA, StartedAt = PeriodStart.AddTicks(-10), PromptTokens = 5000, CompletionTokens = 1, Cost = 9m });
+        rows.Add(Rows(1)[0] with { KeyId = KeyA, StartedAt = periodStart, PromptTokens = 300, CompletionTokens = 1, Cost = 0.5m });
+        rows.Add(Rows(1)[0] with { KeyId = KeyA, StartedAt = periodStart.AddTicks(-10), PromptTokens = 5000, CompletionTokens = 1, Cost = 9m });
         return rows;
     }
 
     /// <summary>The snapshot these rows must give, computed from the rows themselves.</summary>
-    private static KeyUsageSnapshot Expected(List<UsageRecord> rows)
+    private static KeyUsageSnapshot Expected(List<UsageRecord> rows, DateTimeOffset periodStart)
     {
         var mine = rows.Where(r => r.KeyId == KeyA).ToList();
         Assert.Contains(mine, r => r.StartedAt >= Minute);
-        Assert.Contains(mine, r => r.StartedAt < PeriodStart);
-        var period = mine.Where(r => r.StartedAt >= PeriodStart).ToList();
+        Assert.Contains(mine, r => r.StartedAt < periodStart);
+        var period = mine.Where(r => r.StartedAt >= periodStart).ToList();
         var minute = mine.Where(r => r.StartedAt >= Minute).ToList();
         return new KeyUsageSnapshot(
             period.Sum(r => (long)r.PromptTokens + r.CompletionTokens),
@@ -130,9 +134,9 @@ public sealed class KeyUsageReaderTests(UsagePostgres postgres) : IClassFixture<
         await new UsageStore(source, TimeProvider.System).InsertAsync(rows, default);
     }
 
-    private static async Task<KeyUsageSnapshot> ReadAsync(string db)
+    private static async Task<KeyUsageSnapshot> ReadAsync(string db, DateTimeOffset periodStart)
     {
         await using var database = new Database(new GeneralSettings { DatabaseUrl = db });
-        return await new KeyUsageReader(database).ReadAsync(KeyA, PeriodStart, Minute, default);
+        return await new KeyUsageReader(database).ReadAsync(KeyA, periodStart, Minute, default);
     }
 }
