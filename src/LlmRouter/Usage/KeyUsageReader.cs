@@ -7,8 +7,8 @@ namespace LlmRouter.Usage;
 /// <summary>
 /// A key's recorded usage in its current windows, read when its live counters must be (re)built: the first use in a
 /// period, or after Redis lost its state. Once per key and period, never per request. The period's whole hours come
-/// from <c>usage_hourly</c>; only the part of an hour before the period starts, and the current minute, are read from
-/// <c>usage</c>'s rows, so a key with millions of requests in a month's budget costs the same as a quiet one.
+/// from <c>usage_hourly</c>; only the part-hour between the period's start and its first whole hour, and the current
+/// minute, are read from <c>usage</c>'s rows, so a month of a busy key's requests is read as about 720 rows.
 /// </summary>
 internal sealed class KeyUsageReader(Database database)
 {
