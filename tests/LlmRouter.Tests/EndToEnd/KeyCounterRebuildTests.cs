@@ -1,4 +1,3 @@
-using System.Globalization;
 using LlmRouter.Tests.Infrastructure;
 using Npgsql;
 using Xunit.Abstractions;
@@ -23,7 +22,7 @@ public sealed class KeyCounterRebuildTests(ITestOutputHelper output)
         {
             var router = stack.Routers[0];
             var key = await KeyedStack.MintAsync(router, new { alias = "burst", rpm_limit = 1000 });
-            var before = await MetricAsync(router, "llmrouter_key_counter_rebuilds_total");
+            var before = await router.MetricAsync("llmrouter_key_counter_rebuilds_total");
 
             // Postgres is slow: the rollup the rebuild reads is locked until this transaction ends.
             await using var connection = new NpgsqlConnection(stack.Postgres.ConnectionString);
@@ -33,30 +32,23 @@ public sealed class KeyCounterRebuildTests(ITestOutputHelper output)
                 await lockTable.ExecuteNonQueryAsync();
 
             var burst = Enumerable.Range(0, Burst).Select(_ => KeyedClient.ChatAsync(router, key.Secret, new ChatCall())).ToList();
-            await Eventually.UntilAsync(() => MetricAsync(router, "llmrouter_key_counter_rebuilds_waiting"), waiting => waiting == Burst,
+            await Eventually.UntilAsync(() => router.MetricAsync("llmrouter_key_counter_rebuilds_waiting"), waiting => waiting == Burst,
                 $"all {Burst} requests to wait for the key's counters");
 
-            Assert.Equal(1, await MetricAsync(router, "llmrouter_key_counter_rebuilds_total") - before);
+            Assert.Equal(1, await router.MetricAsync("llmrouter_key_counter_rebuilds_total") - before);
             await Eventually.UntilAsync(() => WaitingForTheLockAsync(stack.Postgres.ConnectionString), n => n > 0, "the read to reach Postgres");
             Assert.Equal(1, await WaitingForTheLockAsync(stack.Postgres.ConnectionString));
 
             await transaction.CommitAsync();
             var answers = await Task.WhenAll(burst);
             Assert.All(answers, a => Assert.True(a.Status == 200, a.ToString()));
-            Assert.Equal(1, await MetricAsync(router, "llmrouter_key_counter_rebuilds_total") - before);
-            Assert.Equal(0, await MetricAsync(router, "llmrouter_key_counter_rebuilds_waiting"));
+            Assert.Equal(1, await router.MetricAsync("llmrouter_key_counter_rebuilds_total") - before);
+            Assert.Equal(0, await router.MetricAsync("llmrouter_key_counter_rebuilds_waiting"));
         }
         finally
         {
             stack.WriteLogs(output);
         }
-    }
-
-    private static async Task<long> MetricAsync(RouterProcess router, string name)
-    {
-        var text = await router.Http.GetStringAsync("metrics");
-        var line = text.Split('\n').Single(l => l.StartsWith(name + " ", StringComparison.Ordinal));
-        return long.Parse(line[(name.Length + 1)..], CultureInfo.InvariantCulture);
     }
 
     /// <summary>Statements in Postgres waiting for a lock: the router's reads blocked behind the test's.</summary>

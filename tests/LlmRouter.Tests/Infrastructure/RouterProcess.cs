@@ -91,6 +91,14 @@ public sealed class RouterProcess : IAsyncDisposable
     public static ChildProcess StartExpectingFailure(string configPath, int port, RouterLaunch? launch = null) =>
         Start(configPath, port, launch ?? new RouterLaunch());
 
+    /// <summary>One series' value from the router's <c>/metrics</c> (Prometheus text, one unlabelled line per series).</summary>
+    public async Task<long> MetricAsync(string name)
+    {
+        var text = await Http.GetStringAsync("metrics");
+        var line = text.Split('\n').Single(l => l.StartsWith(name + " ", StringComparison.Ordinal));
+        return long.Parse(line[(name.Length + 1)..], System.Globalization.CultureInfo.InvariantCulture);
+    }
+
     /// <summary>An SDK client against this router: retries off so failures are seen, long network timeout.</summary>
     public OpenAIClient CreateOpenAIClient(string apiKey = "sk-unused") =>
         new(new ApiKeyCredential(apiKey), new OpenAIClientOptions

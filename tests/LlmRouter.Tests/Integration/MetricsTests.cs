@@ -1,4 +1,3 @@
-using System.Globalization;
 using System.Net;
 using LlmRouter.Tests.Infrastructure;
 using LlmRouter.Tests.Services;
@@ -30,28 +29,28 @@ public sealed class MetricsTests(ITestOutputHelper output) : IsolatedRouterTest(
     [Fact]
     public async Task Metrics_BackToBackRequestsThroughRedis_TakeASpare_OneCallPerAdmissionAndAtMostOnePerSettle()
     {
-        await Eventually.UntilAsync(() => MetricAsync("llmrouter_redis_connected"), v => v == 1, "the router to connect to Redis");
-        var before = await MetricAsync("llmrouter_redis_round_trips_total");
+        await Eventually.UntilAsync(() => Router.MetricAsync("llmrouter_redis_connected"), v => v == 1, "the router to connect to Redis");
+        var before = await Router.MetricAsync("llmrouter_redis_round_trips_total");
 
         // A spare is used only within the minute it was counted in: start with most of a minute to go.
         await Eventually.UntilAsync(() => Task.FromResult(DateTime.UtcNow.Second), s => s < 50, "a minute with time left", TimeSpan.FromSeconds(15));
         // The second request comes right after the first, so the third one's admission is taken ahead while it is served.
         await ChatAsync();
         await ChatAsync();
-        await Eventually.UntilAsync(() => MetricAsync("llmrouter_spare_admissions_waiting"), v => v == 1, "an admission to be taken ahead");
+        await Eventually.UntilAsync(() => Router.MetricAsync("llmrouter_spare_admissions_waiting"), v => v == 1, "an admission to be taken ahead");
         await ChatAsync();
-        Assert.Equal(1, await MetricAsync("llmrouter_spare_admissions_used_total"));
+        Assert.Equal(1, await Router.MetricAsync("llmrouter_spare_admissions_used_total"));
 
         // The third took the last spare: one more was taken at once, and, as requests this close together keep more
         // than one, another once its answer was out. Nobody comes for them, and they are given back after two seconds:
         // once every lease is gone from Redis, every settle and release has landed.
         await Eventually.UntilAsync(_redis!.DeploymentLeasesAsync, n => n == 0, "every lease to be released in Redis");
-        var released = await MetricAsync("llmrouter_spare_admissions_released_total");
+        var released = await Router.MetricAsync("llmrouter_spare_admissions_released_total");
         Assert.Equal(2, released);
         // One admission call for each of the first two requests, one for the spare taken after the second and one for
         // each of the two after the third; each settle takes one call at most (or rides with an admission), and the
         // releases one each at most (or share one).
-        var made = await MetricAsync("llmrouter_redis_round_trips_total") - before;
+        var made = await Router.MetricAsync("llmrouter_redis_round_trips_total") - before;
         Assert.InRange(made, 5, 5 + 3 + released);
     }
 
@@ -73,12 +72,5 @@ public sealed class MetricsTests(ITestOutputHelper output) : IsolatedRouterTest(
         var text = await response.Content.ReadAsStringAsync();
         Assert.Contains("# TYPE llmrouter_redis_round_trips_total counter\n", text, StringComparison.Ordinal);
         Assert.Contains("\nprocess_resident_memory_bytes ", text, StringComparison.Ordinal);
-    }
-
-    private async Task<long> MetricAsync(string name)
-    {
-        var text = await Router.Http.GetStringAsync("metrics");
-        var line = text.Split('\n').Single(l => l.StartsWith(name + " ", StringComparison.Ordinal));
-        return long.Parse(line[(name.Length + 1)..], CultureInfo.InvariantCulture);
     }
 }
