@@ -49,32 +49,38 @@ internal sealed partial class KeyCounterRebuilds(ILiveState state, KeyUsageReade
 
     private async Task ReadAndSeedAsync(KeyAdmission key, (Guid, string) id, TaskCompletionSource done)
     {
+        Exception? failure = null;
+        try
+        {
+            await SeedFromUsageAsync(key);
+        }
+        catch (Exception e)
+        {
+            failure = e;
+        }
+        // Forgotten before the waiters go on, so the next time the live state asks (the period's end, a guess that
+        // expired) reads again, and nothing stays behind for keys never used again.
+        _running.TryRemove(KeyValuePair.Create(id, done.Task));
+        if (failure is null) done.SetResult();
+        else done.SetException(failure);
+    }
+
+    private async Task SeedFromUsageAsync(KeyAdmission key)
+    {
         Interlocked.Increment(ref _started);
         var now = time.GetUtcNow();
         using var limit = new CancellationTokenSource(ReadTimeout, time);
         try
         {
-            try
-            {
-                var recorded = await usage.ReadAsync(key.KeyId, key.PeriodStart, TimeBuckets.MinuteStart(now), limit.Token);
-                await state.SeedAsync(key, recorded, now);
-                Log.Rebuilt(logger, key.KeyId, recorded.PeriodTokens, recorded.MinuteRequests);
-            }
-            catch (Exception e) when (e is Npgsql.NpgsqlException or TimeoutException or InvalidOperationException
-                                      || e is OperationCanceledException && limit.IsCancellationRequested)
-            {
-                Log.Guessed(logger, e is OperationCanceledException ? $"no answer within {ReadTimeout.TotalSeconds:0} s" : e.GetType().Name, key.KeyId);
-                await state.SeedAsync(key, default, now, markerTtl: TimeSpan.FromSeconds(30));
-            }
-            // Forgotten before the waiters go on, so the next time the live state asks (the period's end, a guess that
-            // expired) reads again, and nothing stays behind for keys never used again.
-            _running.TryRemove(KeyValuePair.Create(id, done.Task));
-            done.SetResult();
+            var recorded = await usage.ReadAsync(key.KeyId, key.PeriodStart, TimeBuckets.MinuteStart(now), limit.Token);
+            await state.SeedAsync(key, recorded, now);
+            Log.Rebuilt(logger, key.KeyId, recorded.PeriodTokens, recorded.MinuteRequests);
         }
-        catch (Exception e)
+        catch (Exception e) when (e is Npgsql.NpgsqlException or TimeoutException or InvalidOperationException
+                                  || e is OperationCanceledException && limit.IsCancellationRequested)
         {
-            _running.TryRemove(KeyValuePair.Create(id, done.Task));
-            done.SetException(e);
+            Log.Guessed(logger, e is OperationCanceledException ? $"no answer within {ReadTimeout.TotalSeconds:0} s" : e.GetType().Name, key.KeyId);
+            await state.SeedAsync(key, default, now, markerTtl: TimeSpan.FromSeconds(30));
         }
     }
 
