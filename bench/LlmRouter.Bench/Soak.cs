@@ -49,7 +49,7 @@ internal static class Soak
             await Task.Delay(TimeSpan.FromSeconds(30));
             var rss = env.Router.Process.RssBytes();
             samples.Add((soakClock.Elapsed.TotalMinutes, rss));
-            Log($"  {soakClock.Elapsed.TotalMinutes,4:0.0} min: RSS {Format.MiB(rss)}, {counters}");
+            Log($"  {soakClock.Elapsed.TotalMinutes,4:0.0} min: RSS {Format.MiB(rss)}, {await RuntimeMemoryAsync(env.Router)}; {counters}");
             if (env.Router.Process.HasExited) break;
         }
         var after = env.Router.Process.RssBytes();
@@ -72,6 +72,19 @@ internal static class Soak
         Console.WriteLine(report.ToMarkdown());
         Console.WriteLine($"written: {markdown} and {json}");
         return 0;
+    }
+
+    /// <summary>What the runtime holds of that RSS, so a step in it can be told apart: managed heap, thread pool or JIT.</summary>
+    private static async Task<string> RuntimeMemoryAsync(RouterService router)
+    {
+        var heap = await router.MetricAsync("dotnet_gc_heap_size_bytes");
+        var committed = await router.MetricAsync("dotnet_gc_committed_bytes");
+        var threads = await router.MetricAsync("dotnet_threadpool_threads");
+        var methods = await router.MetricAsync("dotnet_jit_compiled_methods_total");
+        var collections = await router.MetricAsync("dotnet_gc_collections_total{generation=\"2\"}");
+        return heap is null || committed is null
+            ? "no /metrics"
+            : $"managed heap {Format.MiB(heap.Value)} (committed {Format.MiB(committed.Value)}), {threads} pool threads, {methods} methods compiled, {collections} gen-2 collections";
     }
 
     private sealed class Counters

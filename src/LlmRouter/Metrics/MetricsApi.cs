@@ -33,7 +33,10 @@ internal static class MetricsApi
         Counter(text, "llmrouter_key_counter_rebuilds_total", "Rebuilds of a key's live counters from its recorded usage, one read of Postgres each (first use in a period, Redis lost them, a start without Redis).", rebuilds.Started);
         Gauge(text, "llmrouter_key_counter_rebuilds_waiting", "Requests waiting for a key's counters to be rebuilt now.", rebuilds.Waiting);
         Gauge(text, "process_resident_memory_bytes", "Resident memory of the router process.", Environment.WorkingSet);
-        Gauge(text, "dotnet_gc_heap_size_bytes", "Managed heap size after the last garbage collection.", GC.GetGCMemoryInfo().HeapSizeBytes);
+        var gc = GC.GetGCMemoryInfo();
+        Gauge(text, "dotnet_gc_heap_size_bytes", "Managed heap size after the last garbage collection.", gc.HeapSizeBytes);
+        Gauge(text, "dotnet_gc_committed_bytes", "Memory the garbage collector has committed for the managed heap.", gc.TotalCommittedBytes);
+        Gauge(text, "dotnet_threadpool_threads", "Threads in the runtime's thread pool now.", ThreadPool.ThreadCount);
         text.Append("# HELP dotnet_gc_collections_total Garbage collections by generation.\n# TYPE dotnet_gc_collections_total counter\n");
         for (var generation = 0; generation <= GC.MaxGeneration; generation++)
         {
@@ -44,6 +47,7 @@ internal static class MetricsApi
             $"# HELP dotnet_gc_pause_seconds_total Time the process was paused for garbage collection.\n# TYPE dotnet_gc_pause_seconds_total counter\ndotnet_gc_pause_seconds_total {GC.GetTotalPauseDuration().TotalSeconds:0.######}\n");
         // Still growing long after start-up means the JIT is still re-compiling hot code (a benchmark's warm-up waits for it).
         Counter(text, "dotnet_jit_compiled_methods_total", "Methods compiled by the JIT, every tier.", System.Runtime.JitInfo.GetCompiledMethodCount());
+        Counter(text, "dotnet_jit_compiled_il_bytes_total", "IL bytes compiled by the JIT, every tier.", System.Runtime.JitInfo.GetCompiledILBytes());
         return text.ToString();
     }
 

@@ -72,5 +72,7 @@ public sealed class MetricsTests(ITestOutputHelper output) : IsolatedRouterTest(
         var text = await response.Content.ReadAsStringAsync();
         Assert.Contains("# TYPE llmrouter_redis_round_trips_total counter\n", text, StringComparison.Ordinal);
         Assert.Contains("\nprocess_resident_memory_bytes ", text, StringComparison.Ordinal);
+        Assert.Contains("\n# TYPE dotnet_gc_committed_bytes gauge\n", text, StringComparison.Ordinal);
+        Assert.True(await Router.MetricAsync("dotnet_threadpool_threads") > 0);
     }
 }
