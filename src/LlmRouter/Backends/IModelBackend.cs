@@ -19,6 +19,9 @@ internal interface IGenerationStream : IAsyncDisposable
 {
     GenerationChunk Current { get; }
 
+    /// <summary>Whether <see cref="MoveNextAsync"/> will not wait for the backend: the next chunk, or the end, is in already.</summary>
+    bool NextReady { get; }
+
     /// <summary>Reads the next chunk into <see cref="Current"/>; false at the end of the body.</summary>
     ValueTask<bool> MoveNextAsync(CancellationToken cancellationToken);
 }

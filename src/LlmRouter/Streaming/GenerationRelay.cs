@@ -21,10 +21,11 @@ internal enum RelayStatus
 internal sealed record RelayOutcome(RelayStatus Status, int PromptTokens, int CompletionTokens, ApiError? Error = null);
 
 /// <summary>
-/// Relays a started answer to the client: each chunk is written and flushed as it arrives, one cancellation source
-/// covers client disconnect plus the idle and total timeouts, and a failure after the first byte becomes an error
-/// frame and an end without <c>[DONE]</c>, never a fake clean end. Disposing the upstream on the way out closes its
-/// connection, which is how Ollama learns the client left and stops generating.
+/// Relays a started answer to the client: each chunk is written and flushed as it arrives (chunks that arrived
+/// together leave together), one cancellation source covers client disconnect plus the idle and total timeouts, and a
+/// failure after the first byte becomes an error frame and an end without <c>[DONE]</c>, never a fake clean end.
+/// Disposing the upstream on the way out closes its connection, which is how Ollama learns the client left and stops
+/// generating.
 /// </summary>
 internal sealed class GenerationRelay(RouterSettings settings, TimeProvider time)
 {
@@ -83,7 +84,9 @@ internal sealed class GenerationRelay(RouterSettings settings, TimeProvider time
                         }
                         return outcome;
                     }
-                    if (stream && chunk.HasDelta)
+                    // A chunk the next one follows at once (the backend sent both before this read) leaves with it, in
+                    // one send: the last token with the end, or a backlog of tokens when the router fell behind.
+                    if (stream && chunk.HasDelta && !upstream.NextReady)
                     {
                         cancel ??= CancellationTokenSource.CreateLinkedTokenSource(context.RequestAborted);
                         var flush = await output.FlushAsync(cancel.Token);

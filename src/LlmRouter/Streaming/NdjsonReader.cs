@@ -56,6 +56,25 @@ internal sealed class NdjsonReader(Stream body) : IAsyncDisposable
     }
 
     /// <summary>
+    /// Whether the next <see cref="ReadLineAsync{TState}"/> returns without waiting for the body: a whole non-blank line,
+    /// or the body's end, is in already. A relay need not flush a chunk that the next one follows at once.
+    /// </summary>
+    public bool NextLineBuffered
+    {
+        get
+        {
+            if (_completed) return true;
+            var unread = (_buffer ?? []).AsSpan(_start, _end - _start);
+            for (var newline = unread.IndexOf((byte)'\n'); newline >= 0; newline = unread.IndexOf((byte)'\n'))
+            {
+                if (!IsBlank(unread[..newline])) return true;
+                unread = unread[(newline + 1)..];
+            }
+            return false;
+        }
+    }
+
+    /// <summary>
     /// Leaves at least <see cref="MinimumRead"/> bytes free after the unread part: moves it to the front, or into a buffer
     /// twice the size when one line nearly fills the whole buffer.
     /// </summary>

@@ -134,21 +134,4 @@ internal sealed class OllamaBackend(HttpMessageInvoker http) : IModelBackend
             return response.ReasonPhrase ?? "no details";
         }
     }
-
-    private sealed class OllamaGenerationStream(HttpResponseMessage response) : IGenerationStream
-    {
-        // SocketsHttpHandler's content stream is ready once headers are in; reading it never blocks synchronously.
-        private readonly NdjsonReader _reader = new(response.Content.ReadAsStream());
-        private static readonly NdjsonReader.LineHandler<GenerationChunk> Parse = OllamaLineParser.Parse;
-
-        public GenerationChunk Current { get; } = new();
-
-        public ValueTask<bool> MoveNextAsync(CancellationToken cancellationToken) => _reader.ReadLineAsync(Parse, Current, cancellationToken);
-
-        public async ValueTask DisposeAsync()
-        {
-            await _reader.DisposeAsync();
-            response.Dispose();
-        }
-    }
 }
