@@ -9,11 +9,14 @@ internal sealed class Launched(Process process, Uri baseUrl) : IAsyncDisposable
     public Process Process { get; } = process;
     public Uri BaseUrl { get; } = baseUrl;
 
-    public long RssBytes()
+    public long RssBytes() => StatusBytes("VmRSS:");
+
+    /// <summary>One memory line of <c>/proc/PID/status</c> (<c>VmRSS:</c>, <c>RssAnon:</c>, <c>RssFile:</c>) in bytes; 0 when absent.</summary>
+    public long StatusBytes(string field)
     {
         foreach (var line in File.ReadLines($"/proc/{Process.Id}/status"))
         {
-            if (line.StartsWith("VmRSS:", StringComparison.Ordinal))
+            if (line.StartsWith(field, StringComparison.Ordinal))
                 return long.Parse(line.Split(' ', StringSplitOptions.RemoveEmptyEntries)[1], System.Globalization.CultureInfo.InvariantCulture) * 1024;
         }
         return 0;
