@@ -9,14 +9,11 @@ internal sealed class Launched(Process process, Uri baseUrl) : IAsyncDisposable
     public Process Process { get; } = process;
     public Uri BaseUrl { get; } = baseUrl;
 
-    public long RssBytes() => StatusBytes("VmRSS:");
-
-    /// <summary>One memory line of <c>/proc/PID/status</c> (<c>VmRSS:</c>, <c>RssAnon:</c>, <c>RssFile:</c>) in bytes; 0 when absent.</summary>
-    public long StatusBytes(string field)
+    public long RssBytes()
     {
         foreach (var line in File.ReadLines($"/proc/{Process.Id}/status"))
         {
-            if (line.StartsWith(field, StringComparison.Ordinal))
+            if (line.StartsWith("VmRSS:", StringComparison.Ordinal))
                 return long.Parse(line.Split(' ', StringSplitOptions.RemoveEmptyEntries)[1], System.Globalization.CultureInfo.InvariantCulture) * 1024;
         }
         return 0;

@@ -50,7 +50,7 @@ internal static class Soak
             var rss = env.Router.Process.RssBytes();
             samples.Add((soakClock.Elapsed.TotalMinutes, rss));
             Log($"  {soakClock.Elapsed.TotalMinutes,4:0.0} min: RSS {Format.MiB(rss)} (anonymous {Format.MiB(env.Router.Process.StatusBytes("RssAnon:"))}, " +
-                $"files {Format.MiB(env.Router.Process.StatusBytes("RssFile:"))}), {await RuntimeMemoryAsync(env.Router)}; {counters}");
+                $"files {Format.MiB(env.Router.Process.StatusBytes("RssFile:"))}, shared {Format.MiB(env.Router.Process.StatusBytes("RssShmem:"))}), {await RuntimeMemoryAsync(env.Router)}; {counters}");
             if (env.Router.Process.HasExited) break;
         }
         var after = env.Router.Process.RssBytes();

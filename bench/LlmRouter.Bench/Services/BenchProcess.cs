@@ -103,20 +103,26 @@ internal sealed class BenchProcess : IAsyncDisposable
         }
     }
 
-    public long RssBytes()
+    public long RssBytes() => StatusBytes("VmRSS:");
+
+    /// <summary>
+    /// One memory line of <c>/proc/PID/status</c> (<c>VmRSS:</c>, <c>RssAnon:</c>, <c>RssFile:</c>, <c>RssShmem:</c>) in
+    /// bytes, summed over the process and its children (taskset's child when pinned).
+    /// </summary>
+    public long StatusBytes(string field)
     {
-        long total = Rss(_process.Id);
-        foreach (var child in Children(_process.Id)) total += Rss(child);
+        long total = StatusBytes(_process.Id, field);
+        foreach (var child in Children(_process.Id)) total += StatusBytes(child, field);
         return total;
     }
 
-    private static long Rss(int pid)
+    private static long StatusBytes(int pid, string field)
     {
         try
         {
             foreach (var line in File.ReadLines($"/proc/{pid}/status"))
             {
-                if (line.StartsWith("VmRSS:", StringComparison.Ordinal))
+                if (line.StartsWith(field, StringComparison.Ordinal))
                     return long.Parse(line.Split(' ', StringSplitOptions.RemoveEmptyEntries)[1], CultureInfo.InvariantCulture) * 1024;
             }
         }
