@@ -10,7 +10,7 @@ using LlmRouter.Metrics;
 using LlmRouter.Models;
 using LlmRouter.Usage;
 
-NativeHeap.LimitArenas();
+NativeHeap.ReturnLargeBlocks();
 OneCpu.Configure();
 var migrateOnly = MigrateCommand.IsRequested(ref args);
 // The content root holds no file the router reads (config.yaml comes from --config), so it points at the binaries:
