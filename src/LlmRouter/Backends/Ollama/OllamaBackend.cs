@@ -1,7 +1,6 @@
 using System.Net;
 using System.Text.Json;
 using LlmRouter.Configuration;
-using LlmRouter.Streaming;
 
 namespace LlmRouter.Backends.Ollama;
 
