@@ -49,8 +49,7 @@ internal static class Soak
             await Task.Delay(TimeSpan.FromSeconds(30));
             var rss = env.Router.Process.RssBytes();
             samples.Add((soakClock.Elapsed.TotalMinutes, rss));
-            Log($"  {soakClock.Elapsed.TotalMinutes,4:0.0} min: RSS {Format.MiB(rss)} (anonymous {Format.MiB(env.Router.Process.StatusBytes("RssAnon:"))}, " +
-                $"files {Format.MiB(env.Router.Process.StatusBytes("RssFile:"))}, shared {Format.MiB(env.Router.Process.StatusBytes("RssShmem:"))}), {await RuntimeMemoryAsync(env.Router)}; {counters}");
+            Log($"  {soakClock.Elapsed.TotalMinutes,4:0.0} min: RSS {Format.MiB(rss)} ({RssParts(env.Router.Process)}), {await RuntimeMemoryAsync(env.Router)}; {counters}");
             if (env.Router.Process.HasExited) break;
         }
         var after = env.Router.Process.RssBytes();
@@ -74,6 +73,10 @@ internal static class Soak
         Console.WriteLine($"written: {markdown} and {json}");
         return 0;
     }
+
+    /// <summary>RSS by kind: anonymous (native and managed heaps, stacks), files (mapped binaries), shared (the runtime's double-mapped code).</summary>
+    private static string RssParts(BenchProcess process) =>
+        $"anonymous {Format.MiB(process.StatusBytes("RssAnon:"))}, files {Format.MiB(process.StatusBytes("RssFile:"))}, shared {Format.MiB(process.StatusBytes("RssShmem:"))}";
 
     /// <summary>What the runtime holds of that RSS, so a step in it can be told apart: managed heap, thread pool or JIT.</summary>
     private static async Task<string> RuntimeMemoryAsync(RouterService router)

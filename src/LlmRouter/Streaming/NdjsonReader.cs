@@ -64,7 +64,8 @@ internal sealed class NdjsonReader(Stream body) : IAsyncDisposable
         get
         {
             if (_completed) return true;
-            var unread = (_buffer ?? []).AsSpan(_start, _end - _start);
+            if (_buffer is not { } buffer) return false;
+            var unread = buffer.AsSpan(_start, _end - _start);
             for (var newline = unread.IndexOf((byte)'\n'); newline >= 0; newline = unread.IndexOf((byte)'\n'))
             {
                 if (!IsBlank(unread[..newline])) return true;
