@@ -41,17 +41,18 @@ public sealed class MetricsTests(ITestOutputHelper output) : IsolatedRouterTest(
         await ChatAsync();
         Assert.Equal(1, await Router.MetricAsync("llmrouter_spare_admissions_used_total"));
 
-        // The third took the last spare: one more was taken at once, and, as requests this close together keep more
-        // than one, another once its answer was out. Nobody comes for them, and they are given back after two seconds:
-        // once every lease is gone from Redis, every settle and release has landed.
+        // The third took the last spare: one more was taken at once and, when the requests' pace says a second would
+        // be used in time, another once its answer was out (on a slow machine the first answers take long enough that
+        // it is not). Nobody comes for them, and they are given back after two seconds: once every lease is gone from
+        // Redis, every settle and release has landed.
         await Eventually.UntilAsync(_redis!.DeploymentLeasesAsync, n => n == 0, "every lease to be released in Redis");
         var released = await Router.MetricAsync("llmrouter_spare_admissions_released_total");
-        Assert.Equal(2, released);
+        Assert.InRange(released, 1, 2);
         // One admission call for each of the first two requests, one for the spare taken after the second and one for
-        // each of the two after the third; each settle takes one call at most (or rides with an admission), and the
+        // each spare taken after the third; each settle takes one call at most (or rides with an admission), and the
         // releases one each at most (or share one).
         var made = await Router.MetricAsync("llmrouter_redis_round_trips_total") - before;
-        Assert.InRange(made, 5, 5 + 3 + released);
+        Assert.InRange(made, 3 + released, 3 + released + 3 + released);
     }
 
     private async Task ChatAsync()
