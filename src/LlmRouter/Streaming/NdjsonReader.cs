@@ -30,12 +30,10 @@ internal sealed class NdjsonReader(Stream body) : IAsyncDisposable
         var buffer = _buffer ?? throw new ObjectDisposedException(nameof(NdjsonReader));
         while (true)
         {
-            var newline = buffer.AsSpan(_start, _end - _start).IndexOf((byte)'\n');
-            if (newline >= 0)
+            if (SkipToWholeLine(buffer, out var length))
             {
-                var line = new ReadOnlySequence<byte>(buffer, _start, newline);
-                _start += newline + 1;
-                if (IsBlank(line.FirstSpan)) continue;
+                var line = new ReadOnlySequence<byte>(buffer, _start, length);
+                _start += length + 1;
                 handler(line, state);
                 return true;
             }
@@ -57,21 +55,23 @@ internal sealed class NdjsonReader(Stream body) : IAsyncDisposable
 
     /// <summary>
     /// Whether the next <see cref="ReadLineAsync{TState}"/> returns without waiting for the body: a whole non-blank line,
-    /// or the body's end, is in already. A relay need not flush a chunk that the next one follows at once.
+    /// or the body's end, is in already (blank lines before it are passed over, as that read would). A relay need not
+    /// flush a chunk that the next one follows at once.
     /// </summary>
-    public bool NextLineBuffered
+    public bool NextLineBuffered => _completed || _buffer is { } buffer && SkipToWholeLine(buffer, out _);
+
+    /// <summary>
+    /// Moves past the whole blank lines at the start of the unread part; true, with its length (newline excluded), when
+    /// a whole non-blank line follows them.
+    /// </summary>
+    private bool SkipToWholeLine(byte[] buffer, out int length)
     {
-        get
+        while (true)
         {
-            if (_completed) return true;
-            if (_buffer is not { } buffer) return false;
-            var unread = buffer.AsSpan(_start, _end - _start);
-            for (var newline = unread.IndexOf((byte)'\n'); newline >= 0; newline = unread.IndexOf((byte)'\n'))
-            {
-                if (!IsBlank(unread[..newline])) return true;
-                unread = unread[(newline + 1)..];
-            }
-            return false;
+            length = buffer.AsSpan(_start, _end - _start).IndexOf((byte)'\n');
+            if (length < 0) return false;
+            if (!IsBlank(buffer.AsSpan(_start, length))) return true;
+            _start += length + 1;
         }
     }
 
