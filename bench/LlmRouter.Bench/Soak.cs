@@ -81,11 +81,9 @@ internal static class Soak
     /// <summary>What the runtime holds of that RSS, so a step in it can be told apart: managed heap, thread pool or JIT.</summary>
     private static async Task<string> RuntimeMemoryAsync(RouterService router)
     {
-        var heap = await router.MetricAsync("dotnet_gc_heap_size_bytes");
-        var committed = await router.MetricAsync("dotnet_gc_committed_bytes");
-        var threads = await router.MetricAsync("dotnet_threadpool_threads");
-        var methods = await router.MetricAsync("dotnet_jit_compiled_methods_total");
-        var collections = await router.MetricAsync("dotnet_gc_collections_total{generation=\"2\"}");
+        var values = await router.MetricsAsync("dotnet_gc_heap_size_bytes", "dotnet_gc_committed_bytes", "dotnet_threadpool_threads",
+            "dotnet_jit_compiled_methods_total", "dotnet_gc_collections_total{generation=\"2\"}");
+        var (heap, committed, threads, methods, collections) = (values[0], values[1], values[2], values[3], values[4]);
         return heap is null || committed is null
             ? "no /metrics"
             : $"managed heap {Format.MiB(heap.Value)} (committed {Format.MiB(committed.Value)}), {threads} pool threads, {methods} methods compiled, {collections} gen-2 collections";

@@ -95,16 +95,23 @@ internal sealed class RouterService : IAsyncDisposable
     }
 
     /// <summary>One counter from GET /metrics (Prometheus text), or null when the endpoint or the counter is missing.</summary>
-    public async Task<double?> MetricAsync(string name)
+    public async Task<double?> MetricAsync(string name) => (await MetricsAsync(name))[0];
+
+    /// <summary>Several series from one GET /metrics, in the order asked; null for each the endpoint lacks.</summary>
+    public async Task<double?[]> MetricsAsync(params string[] names)
     {
+        var values = new double?[names.Length];
         using var response = await _http.GetAsync("metrics");
-        if (!response.IsSuccessStatusCode) return null;
+        if (!response.IsSuccessStatusCode) return values;
         foreach (var line in (await response.Content.ReadAsStringAsync()).Split('\n'))
         {
-            if (line.StartsWith(name + " ", StringComparison.Ordinal) || line.StartsWith(name + "{", StringComparison.Ordinal))
-                return double.Parse(line[(line.LastIndexOf(' ') + 1)..], CultureInfo.InvariantCulture);
+            for (var i = 0; i < names.Length; i++)
+            {
+                if (values[i] is null && (line.StartsWith(names[i] + " ", StringComparison.Ordinal) || line.StartsWith(names[i] + "{", StringComparison.Ordinal)))
+                    values[i] = double.Parse(line[(line.LastIndexOf(' ') + 1)..], CultureInfo.InvariantCulture);
+            }
         }
-        return null;
+        return values;
     }
 
     public async ValueTask DisposeAsync()
