@@ -35,6 +35,7 @@ InlineIo.Configure(builder.WebHost, config.General.InlineIo);
 // Per-request framework logs would sit on the hot path (and print query strings); warnings and up only.
 builder.Logging.AddFilter("Microsoft.AspNetCore", LogLevel.Warning);
 builder.Logging.KeepRequestUrlsOutOfFrameworkLogs();
+ServerRun.QuietHostStartErrors(builder.Logging);
 // While this logger is on at any level, hosting starts an Activity and a log scope for every request (and HttpClient a
 // child Activity for the backend call); it logs nothing we need, since RequestLogMiddleware and ErrorHandlingMiddleware log.
 builder.Logging.AddFilter("Microsoft.AspNetCore.Hosting.Diagnostics", LogLevel.None);
@@ -71,4 +72,4 @@ foreach (var (prefix, suffix) in new[] { ("/v1", "V1"), ("", "") })
 app.MapFallback((HttpContext context) => ErrorResponses.Result(ApiError.RouteNotFound(context.Request.Method, context.Request.Path)));
 
 StartupLog.Write(app, config, startup);
-return await ServerRun.RunAsync(app);
+return await ServerRun.RunAsync(app, startup.Urls);

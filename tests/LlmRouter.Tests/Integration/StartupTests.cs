@@ -58,6 +58,25 @@ public sealed class StartupTests(ITestOutputHelper output)
         Assert.Contains(lines, l => l.StartsWith("[err] error: ", StringComparison.Ordinal) && l.Contains($"127.0.0.1:{port}", StringComparison.Ordinal)
                                     && l.Contains("address already in use", StringComparison.Ordinal));
         Assert.DoesNotContain(lines, l => l.Contains("Unhandled exception", StringComparison.Ordinal));
+        // One clear line, not the host's log of the failure with its stack trace.
+        Assert.DoesNotContain(lines, l => l.Contains("Hosting failed to start", StringComparison.Ordinal));
+        Assert.DoesNotContain(lines, l => l.TrimStart().StartsWith("at ", StringComparison.Ordinal));
+    }
+
+    [Fact]
+    public async Task Startup_AddressNotOnThisMachine_ExitsWithOneClearError()
+    {
+        // 192.0.2.0/24 is reserved for documentation: no machine has it.
+        using var config = new TempFile("elsewhere.yaml", Yaml + "\ngeneral_settings:\n  master_key: sk-exposed\n");
+        await using var router = RouterProcess.StartExpectingFailure(config.Path, new RouterLaunch { ListenHost = "192.0.2.1" });
+
+        var exitCode = await router.WaitForExitAsync(TimeSpan.FromSeconds(30));
+        output.WriteLine(router.Output.ToString());
+
+        Assert.Equal(1, exitCode);
+        var lines = router.Output.Lines();
+        Assert.Contains(lines, l => l.StartsWith("[err] error: cannot listen on http://192.0.2.1:", StringComparison.Ordinal));
+        Assert.DoesNotContain(lines, l => l.TrimStart().StartsWith("at ", StringComparison.Ordinal));
     }
 
     [Fact]
