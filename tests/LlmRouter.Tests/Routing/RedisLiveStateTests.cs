@@ -489,6 +489,50 @@ public sealed class RedisLiveStateTests : LiveStateContract, IClassFixture<Redis
     }
 
     [Fact]
+    public async Task CallTimedOut_SparesTakenTogether_EveryOneRedisAdmittedLaterIsGivenBack()
+    {
+        var server = await RedisServer.StartAsync();
+        await using var stopServer = server;
+        var (connection, state) = await ConnectAsync(server, callTimeout: new GeneralSettings().RedisTimeout);
+        await using var _ = connection;
+        var only = new[] { Dep(Id("late-spares")) };
+        var key = new KeyAdmission { KeyId = Guid.NewGuid(), RpmLimit = 100, ReserveTokens = 10 };
+        var first = await Admit(state, only, key);
+        await state.SettleAsync(new SettleRequest
+        {
+            Lease = first.Lease, KeyHold = first.KeyHold, Now = Clock.GetUtcNow(), AllowedFails = 3,
+            FailureWindow = TimeSpan.FromMinutes(1), CooldownTime = TimeSpan.FromSeconds(30),
+        });
+        // Five spares taken together: one admission's arguments and four more ids in the same call.
+        var lead = new AdmissionRequest
+        {
+            LeaseId = Guid.NewGuid().ToString("N"), RequestId = Guid.NewGuid().ToString("N"), Candidates = only,
+            Key = key, Now = Clock.GetUtcNow(), LeaseTtl = TimeSpan.FromSeconds(15),
+        };
+        var spares = Enumerable.Range(0, 5).Select(i => i == 0 ? lead : lead with
+        {
+            LeaseId = Guid.NewGuid().ToString("N"), RequestId = Guid.NewGuid().ToString("N"), SameAs = lead,
+        }).ToList();
+
+        // Frozen past the call timeout: the spares are not taken here, while their call waits in Redis's socket.
+        var taken = await server.WhileFrozenAsync(async () =>
+        {
+            var results = state.AdmitSpares(spares);
+            await Task.WhenAny(Task.WhenAll(results));
+            return results;
+        });
+        Assert.All(taken, t => Assert.IsType<RedisCallTimeoutException>(t.Exception?.InnerException));
+
+        // Redis admits all five on waking and answers late: each lease and each request count is given back, and only
+        // the first request stays counted.
+        var minute = TimeBuckets.Minute(Clock.GetUtcNow());
+        await EventuallyAsync(async () => connection.Database is { } db
+            && await db.SortedSetLengthAsync(LiveKeys.DeploymentLeases(only[0].Id)) == 0
+            && (long)await db.StringGetAsync(LiveKeys.KeyRequests(key.KeyId, minute)) == 1,
+            "every late spare's lease and request count to be given back");
+    }
+
+    [Fact]
     public async Task RedisTimeout_Configured_ACallWaitsThatLongBeforeFallingBack()
     {
         var server = await RedisServer.StartAsync();
