@@ -119,9 +119,12 @@ internal sealed class RequestRouter
                     ResilienceContextPool.Shared.Return(context);
                 }
             }
-            catch (BackendFailureException e) when (e.Kind != FailureKind.BadRequest)
+            catch (BackendFailureException e)
             {
                 lastError = e.ToApiError();
+                // The backend rejected the request itself (a 400 such as "does not support thinking"): another
+                // deployment or a fallback would only reject it again. The client gets Ollama's reason as a 400.
+                if (e.Kind == FailureKind.BadRequest) break;
             }
             catch (TimeoutRejectedException)
             {

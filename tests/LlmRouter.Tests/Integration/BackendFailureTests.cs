@@ -43,6 +43,26 @@ public sealed class BackendFailureTests(ITestOutputHelper output) : IsolatedRout
         await OpenAiErrorAssert.IsErrorAsync(response, HttpStatusCode.BadGateway, code: "backend_error");
     }
 
+    [Theory]
+    [InlineData(false)]
+    [InlineData(true)]
+    public async Task BackendRejectsTheRequest_Returns400WithOllamasReason_AndTriesNoFurther(bool stream)
+    {
+        // What Ollama answers to, say, reasoning_effort on a model that does not think: the client's request, not the backend.
+        await Env.ConfigureSimulatorsAsync(new SimConfig
+        {
+            Fault = SimFault.ErrorBefore,
+            FaultStatus = 400,
+            FaultMessage = "\"llama3.1:8b\" does not support thinking",
+        });
+
+        using var response = await SendChatAsync(stream);
+
+        var error = await OpenAiErrorAssert.IsErrorAsync(response, HttpStatusCode.BadRequest, type: "invalid_request_error");
+        Assert.Contains("does not support thinking", error["message"]!.GetValue<string>());
+        Assert.Equal(1, (await Env.GetTotalStatsAsync()).Faulted);
+    }
+
     [Fact]
     public async Task BackendBusy_Returns503OverloadedWithRetryAfter()
     {
