@@ -112,6 +112,22 @@ internal static class ConfigLoader
         return deployments;
     }
 
+    /// <summary>A connection URL, refused at load (one line, never with its password) if it could not be used later.</summary>
+    private static string? Checked(YamlSection section, string key, Func<string, object> use)
+    {
+        var url = section.String(key);
+        if (url is null) return null;
+        try
+        {
+            use(url);
+        }
+        catch (FormatException e)
+        {
+            throw section.Error(key, e.Message);
+        }
+        return url;
+    }
+
     private static GeneralSettings ReadGeneral(YamlSection general, List<YamlSection> sections)
     {
         sections.Add(general);
@@ -127,9 +143,9 @@ internal static class ConfigLoader
             AllowUnauthenticated = general.Bool("allow_unauthenticated") ?? false,
             MaxRequestBodyBytes = maxMb is { } mb ? (long)(mb * 1024 * 1024) : defaults.MaxRequestBodyBytes,
             DrainTimeout = general.Seconds("drain_timeout") ?? defaults.DrainTimeout,
-            RedisUrl = general.String("redis_url"),
+            RedisUrl = Checked(general, "redis_url", url => LiveState.RedisConnection.ToOptions(url)),
             RedisTimeout = redisTimeout ?? defaults.RedisTimeout,
-            DatabaseUrl = general.String("database_url"),
+            DatabaseUrl = Checked(general, "database_url", url => Data.Database.ToConnectionString(url)),
             UsageFlushInterval = general.Seconds("usage_flush_interval") ?? defaults.UsageFlushInterval,
             UsageSpillPath = general.String("usage_spill_path") ?? defaults.UsageSpillPath,
             DefaultMaxTokens = general.Int("default_max_tokens", min: 1) ?? defaults.DefaultMaxTokens,

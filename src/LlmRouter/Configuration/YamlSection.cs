@@ -77,12 +77,19 @@ internal sealed class YamlSection(string file, string path, YamlMappingNode? nod
         };
     }
 
-    /// <summary>Seconds as a number (LiteLLM's convention), must be positive.</summary>
+    /// <summary>
+    /// The most seconds any time setting takes: a day. Timeouts are added to the clock and handed to timers (which
+    /// stop at about 49 days); no wait, window or interval of a router needs more.
+    /// </summary>
+    public const double MaxSeconds = 86_400;
+
+    /// <summary>Seconds as a number (LiteLLM's convention), must be positive and at most <see cref="MaxSeconds"/>.</summary>
     public TimeSpan? Seconds(string key)
     {
         var value = Number(key, 0);
         if (value is null) return null;
         if (value <= 0) throw Error(key, "must be greater than 0");
+        if (value > MaxSeconds) throw Error(key, $"must be at most {MaxSeconds:0} (seconds: one day)");
         return TimeSpan.FromSeconds(value.Value);
     }
 

@@ -21,12 +21,14 @@ internal sealed class Database : IAsyncDisposable
     public bool IsConfigured => Source is not null;
 
     /// <summary><c>postgresql://user:pass@host:port/db?sslmode=…</c> (LiteLLM's form) or an Npgsql connection string.</summary>
+    /// <exception cref="FormatException">The URL cannot be used; the message never repeats the password.</exception>
     internal static string ToConnectionString(string url)
     {
         var builder = new NpgsqlConnectionStringBuilder();
         if (url.StartsWith("postgres://", StringComparison.OrdinalIgnoreCase) || url.StartsWith("postgresql://", StringComparison.OrdinalIgnoreCase))
         {
-            var uri = new Uri(url);
+            if (!Uri.TryCreate(url, UriKind.Absolute, out var uri) || uri.Host.Length == 0)
+                throw new FormatException("not a valid URL; expected postgresql://user:password@host:port/database");
             builder.Host = uri.Host;
             builder.Port = uri.Port > 0 ? uri.Port : 5432;
             builder.Database = Uri.UnescapeDataString(uri.AbsolutePath.TrimStart('/'));
@@ -39,19 +41,31 @@ internal sealed class Database : IAsyncDisposable
             foreach (var pair in uri.Query.TrimStart('?').Split('&', StringSplitOptions.RemoveEmptyEntries))
             {
                 var kv = pair.Split('=', 2);
-                if (kv[0].Equals("sslmode", StringComparison.OrdinalIgnoreCase) && kv.Length == 2)
-                    builder.SslMode = Enum.Parse<SslMode>(Uri.UnescapeDataString(kv[1]), ignoreCase: true);
+                if (kv[0].Equals("sslmode", StringComparison.OrdinalIgnoreCase) && kv.Length == 2) builder.SslMode = SslModeOf(Uri.UnescapeDataString(kv[1]));
             }
         }
         else
         {
-            builder.ConnectionString = url;
+            try
+            {
+                builder.ConnectionString = url;
+            }
+            catch (ArgumentException)
+            {
+                throw new FormatException("not a postgresql:// URL, and not a connection string (Host=...;Database=...)");
+            }
         }
         builder.MaxPoolSize = Math.Min(builder.MaxPoolSize, MaxPoolSize);
         // Fail fast when the database is down: requests must not wait on it.
         if (builder.Timeout > 5) builder.Timeout = 5;
         return builder.ConnectionString;
     }
+
+    /// <summary>libpq's names (<c>verify-full</c>, <c>verify-ca</c>, <c>require</c>, ...) as Npgsql's.</summary>
+    private static SslMode SslModeOf(string name) =>
+        Enum.TryParse<SslMode>(name.Replace("-", "", StringComparison.Ordinal), ignoreCase: true, out var mode) && Enum.IsDefined(mode)
+            ? mode
+            : throw new FormatException($"sslmode '{name}' is not one of disable, allow, prefer, require, verify-ca, verify-full");
 
     public async ValueTask DisposeAsync()
     {

@@ -14,7 +14,7 @@ internal sealed partial class RedisConnection : IAsyncDisposable
     public const string Prefix = "llmr:";
 
     private readonly ILogger<RedisConnection> _logger;
-    private readonly string? _configuration;
+    private readonly ConfigurationOptions? _configuration;
     private ConnectionMultiplexer? _multiplexer;
     private readonly Lock _startLock = new();
     private Task? _started;
@@ -23,7 +23,7 @@ internal sealed partial class RedisConnection : IAsyncDisposable
     public RedisConnection(GeneralSettings settings, ILogger<RedisConnection> logger)
     {
         _logger = logger;
-        _configuration = settings.RedisUrl is { } url ? ToConfiguration(url) : null;
+        _configuration = settings.RedisUrl is { } url ? ToOptions(url) : null;
         CallTimeout = settings.RedisTimeout;
     }
 
@@ -55,7 +55,7 @@ internal sealed partial class RedisConnection : IAsyncDisposable
     private async Task ConnectAsync()
     {
         if (_configuration is null) return;
-        var options = ConfigurationOptions.Parse(_configuration);
+        var options = _configuration.Clone();
         options.AbortOnConnectFail = false;
         options.ConnectTimeout = 2000;
         options.SyncTimeout = 2000;
@@ -85,21 +85,45 @@ internal sealed partial class RedisConnection : IAsyncDisposable
         else if (Interlocked.Exchange(ref _reportedDown, 1) == 0) Log.Lost(_logger, "not reachable at start-up");
     }
 
-    /// <summary><c>redis://[:password@]host:port[/db]</c> or StackExchange's own <c>host:port,options</c>.</summary>
-    internal static string ToConfiguration(string url)
+    /// <summary>
+    /// <c>redis://[[default]:password@]host:port[/db]</c> (<c>rediss://</c> for TLS) or StackExchange's own
+    /// <c>host:port,options</c>. Built as options, not as StackExchange's text, so a password may hold any character.
+    /// </summary>
+    /// <exception cref="FormatException">The URL cannot be used; the message never repeats the password.</exception>
+    internal static ConfigurationOptions ToOptions(string url)
     {
-        if (!url.StartsWith("redis://", StringComparison.OrdinalIgnoreCase) && !url.StartsWith("rediss://", StringComparison.OrdinalIgnoreCase)) return url;
-        var uri = new Uri(url);
-        var parts = new List<string> { $"{uri.Host}:{(uri.Port > 0 ? uri.Port : 6379)}" };
+        if (!url.StartsWith("redis://", StringComparison.OrdinalIgnoreCase) && !url.StartsWith("rediss://", StringComparison.OrdinalIgnoreCase))
+        {
+            try
+            {
+                return ConfigurationOptions.Parse(url);
+            }
+            catch (ArgumentException)
+            {
+                throw new FormatException("not a redis:// URL, and not a StackExchange.Redis configuration (host:port,option=value,...)");
+            }
+        }
+        if (!Uri.TryCreate(url, UriKind.Absolute, out var uri) || uri.Host.Length == 0)
+            throw new FormatException("not a valid URL; expected redis://[:password@]host:port[/db]");
+        var options = new ConfigurationOptions();
+        options.EndPoints.Add(uri.Host, uri.Port > 0 ? uri.Port : 6379);
         if (uri.UserInfo.Length > 0)
         {
-            var userInfo = Uri.UnescapeDataString(uri.UserInfo);
-            var colon = userInfo.IndexOf(':');
-            parts.Add("password=" + (colon >= 0 ? userInfo[(colon + 1)..] : userInfo));
+            var colon = uri.UserInfo.IndexOf(':');
+            var user = Uri.UnescapeDataString(colon >= 0 ? uri.UserInfo[..colon] : "");
+            // StackExchange.Redis 1.2.6 logs in with AUTH <password> only, which Redis checks against its default user.
+            if (user.Length > 0 && user != "default")
+                throw new FormatException($"the user '{user}': the Redis client in this router can only log in as Redis's default user; give its password as redis://:password@host:port");
+            options.Password = Uri.UnescapeDataString(colon >= 0 ? uri.UserInfo[(colon + 1)..] : uri.UserInfo);
         }
-        if (uri.AbsolutePath.Trim('/') is { Length: > 0 } db) parts.Add("defaultDatabase=" + db);
-        if (uri.Scheme.Equals("rediss", StringComparison.OrdinalIgnoreCase)) parts.Add("ssl=true");
-        return string.Join(',', parts);
+        if (uri.AbsolutePath.Trim('/') is { Length: > 0 } db)
+        {
+            if (!int.TryParse(db, System.Globalization.NumberStyles.None, System.Globalization.CultureInfo.InvariantCulture, out var number))
+                throw new FormatException($"the database '{db}' is not a number");
+            options.DefaultDatabase = number;
+        }
+        options.Ssl = uri.Scheme.Equals("rediss", StringComparison.OrdinalIgnoreCase);
+        return options;
     }
 
     public ValueTask DisposeAsync()

@@ -21,6 +21,58 @@ public sealed class ConfigLoaderTests
 
     private static string ErrorOf(string yaml) => Assert.Throws<ConfigException>(() => Parse(yaml)).Message;
 
+    [Theory]
+    [InlineData("database_url", "postgresql://app:s3cret@127.0.0.1:notaport/llmrouter")]
+    [InlineData("database_url", "not a url")]
+    [InlineData("database_url", "postgresql://app:s3cret@db.internal/llmrouter?sslmode=sometimes")]
+    [InlineData("redis_url", "redis://:s3cret@127.0.0.1:notaport")]
+    [InlineData("redis_url", "redis://app:s3cret@127.0.0.1:6379")]
+    [InlineData("redis_url", "redis://:s3cret@127.0.0.1:6379/first")]
+    public void Parse_ConnectionUrlItCouldNotUse_OneLineNamingTheKey_NeverThePassword(string key, string url)
+    {
+        var error = Assert.Throws<ConfigException>(() => Parse(Minimal + $"\n  {key}: \"{url}\"\n", new() { ["TEST_MASTER_KEY"] = "sk-test" })).Message;
+
+        Assert.StartsWith($"test.yaml: general_settings.{key}: ", error);
+        Assert.DoesNotContain("s3cret", error);
+        Assert.DoesNotContain('\n', error);
+    }
+
+    [Theory]
+    [InlineData("router_settings", "timeout", "5000000")]
+    [InlineData("router_settings", "idle_timeout", "1e300")]
+    [InlineData("general_settings", "drain_timeout", "90000")]
+    public void Parse_TimeOverADay_Refused(string section, string key, string value)
+    {
+        var yaml = Minimal.Replace("general_settings:\n", section == "general_settings" ? $"general_settings:\n  {key}: {value}\n" : "general_settings:\n")
+            + (section == "router_settings" ? $"\nrouter_settings:\n  {key}: {value}\n" : "");
+
+        Assert.Equal($"test.yaml: {section}.{key}: must be at most 86400 (seconds: one day)", ErrorOf(yaml));
+    }
+
+    [Theory]
+    [InlineData("verify-full", Npgsql.SslMode.VerifyFull)]
+    [InlineData("verify-ca", Npgsql.SslMode.VerifyCA)]
+    [InlineData("require", Npgsql.SslMode.Require)]
+    [InlineData("disable", Npgsql.SslMode.Disable)]
+    public void DatabaseUrl_LibpqSslModes_AreTaken(string name, Npgsql.SslMode mode)
+    {
+        var connection = new Npgsql.NpgsqlConnectionStringBuilder(LlmRouter.Data.Database.ToConnectionString($"postgresql://app:pw@db.internal:5433/llm?sslmode={name}"));
+
+        Assert.Equal(mode, connection.SslMode);
+        Assert.Equal(("db.internal", 5433, "llm", "app"), (connection.Host, connection.Port, connection.Database, connection.Username));
+    }
+
+    [Fact]
+    public void RedisUrl_PasswordWithAnyCharacter_AndTheDefaultUser_AreTaken()
+    {
+        var options = LlmRouter.LiveState.RedisConnection.ToOptions("rediss://default:a%2Cb%3Dc%3Ad@cache.internal:6380/2");
+
+        Assert.Equal("a,b=c:d", options.Password);
+        Assert.Equal(2, options.DefaultDatabase);
+        Assert.True(options.Ssl);
+        Assert.Equal("cache.internal:6380", StackExchange.Redis.EndPointCollection.ToString(Assert.Single(options.EndPoints)));
+    }
+
     [Fact]
     public void Parse_LiteLlmModelList_GroupsDeploymentsByModelName()
     {
