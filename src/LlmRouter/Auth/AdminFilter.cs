@@ -31,8 +31,10 @@ internal sealed class AdminFilter(GeneralSettings settings, IKeyAuthenticator ke
 
     public async ValueTask<object?> InvokeAsync(EndpointFilterInvocationContext context, EndpointFilterDelegate next)
     {
-        if (!_master.IsConfigured) return await next(context);
         var http = context.HttpContext;
+        if (QueryWithNul(http.Request) is { } name)
+            return ErrorResponses.Result(ApiError.InvalidRequest($"The query parameter '{name}' must not contain NUL characters.", name));
+        if (!_master.IsConfigured) return await next(context);
         var presented = Credentials.BearerToken(http.Request);
         if (presented.Length == 0) return ErrorResponses.Result(ApiError.InvalidApiKey());
         var hash = SecretHash.Of(presented);
@@ -54,5 +56,19 @@ internal sealed class AdminFilter(GeneralSettings settings, IKeyAuthenticator ke
             default:
                 return ErrorResponses.Result(ApiError.InvalidApiKey());
         }
+    }
+
+    /// <summary>A query parameter holding NUL (<c>%00</c>), which no filter can match and Postgres refuses in text.</summary>
+    private static string? QueryWithNul(HttpRequest request)
+    {
+        if (!request.QueryString.HasValue) return null;
+        foreach (var (name, values) in request.Query)
+        {
+            foreach (var value in values)
+            {
+                if (value is not null && value.Contains('\0', StringComparison.Ordinal)) return name;
+            }
+        }
+        return null;
     }
 }

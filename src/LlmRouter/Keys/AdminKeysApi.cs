@@ -14,7 +14,8 @@ internal static class AdminKeysApi
     public const int DefaultPageSize = 50;
     public const int MaxPageSize = 500;
     public static readonly TimeSpan DefaultGracePeriod = TimeSpan.FromHours(1);
-    private static readonly TimeSpan MaxGracePeriod = TimeSpan.FromDays(365);
+    /// <summary>The longest an old secret stays valid after a rotation (here and on LiteLLM's <c>/key/regenerate</c>).</summary>
+    internal static readonly TimeSpan MaxGracePeriod = TimeSpan.FromDays(365);
 
     public static RouteGroupBuilder MapAdminKeysApi(this IEndpointRouteBuilder app)
     {

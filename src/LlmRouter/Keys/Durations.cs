@@ -5,6 +5,9 @@ namespace LlmRouter.Keys;
 /// <summary>LiteLLM's duration strings: <c>30s</c>, <c>10m</c>, <c>1h</c>, <c>1d</c>, <c>30d</c>, <c>2w</c>.</summary>
 internal static class Durations
 {
+    /// <summary>The longest duration a key setting takes, in seconds: 100 years, as text or as a number.</summary>
+    public const long MaxSeconds = 100L * 365 * 86400;
+
     public static bool TryParse(string text, out TimeSpan duration)
     {
         duration = default;
@@ -13,7 +16,7 @@ internal static class Durations
         var seconds = unit switch { 's' => 1L, 'm' => 60L, 'h' => 3600L, 'd' => 86400L, 'w' => 7 * 86400L, _ => 0L };
         if (seconds == 0) return false;
         if (!long.TryParse(text.AsSpan(0, text.Length - 1), NumberStyles.None, CultureInfo.InvariantCulture, out var count) || count <= 0) return false;
-        if (count > TimeSpan.MaxValue.TotalSeconds / seconds / 2) return false;
+        if (count > MaxSeconds / seconds) return false;
         duration = TimeSpan.FromSeconds(count * seconds);
         return true;
     }

@@ -47,16 +47,67 @@ internal static class JsonFields
     {
         if (value.ValueKind == JsonValueKind.Null) return null;
         if (value.ValueKind != JsonValueKind.String) throw Invalid(field, $"'{field}' must be a string or null.");
-        var text = value.GetString()!;
+        var text = Text(value, field);
         if (text.Length > maxLength) throw Invalid(field, $"'{field}' must be at most {maxLength} characters.");
         return text.Length == 0 ? null : text;
     }
 
     public static string RequiredString(JsonElement value, string field)
     {
-        if (value.ValueKind != JsonValueKind.String || value.GetString() is not { Length: > 0 } text)
+        if (value.ValueKind != JsonValueKind.String || Text(value, field) is not { Length: > 0 } text)
             throw Invalid(field, $"'{field}' must be a non-empty string.");
         return text;
+    }
+
+    /// <summary>
+    /// A JSON string as text Postgres can store: not a lone half of a surrogate pair (which .NET cannot read as text)
+    /// and no NUL character (which Postgres refuses in text and jsonb).
+    /// </summary>
+    private static string Text(JsonElement value, string field)
+    {
+        string text;
+        try
+        {
+            text = value.GetString()!;
+        }
+        catch (InvalidOperationException)
+        {
+            throw Invalid(field, $"'{field}' must be valid Unicode text (it holds half of a surrogate pair).");
+        }
+        if (text.Contains('\0', StringComparison.Ordinal)) throw Invalid(field, $"'{field}' must not contain NUL characters.");
+        return text;
+    }
+
+    /// <summary>Every string in <paramref name="value"/>, names included, as <see cref="Text"/> requires.</summary>
+    private static void CheckTexts(JsonElement value, string field)
+    {
+        switch (value.ValueKind)
+        {
+            case JsonValueKind.String:
+                Text(value, field);
+                break;
+            case JsonValueKind.Array:
+                foreach (var item in value.EnumerateArray()) CheckTexts(item, field);
+                break;
+            case JsonValueKind.Object:
+                foreach (var property in value.EnumerateObject())
+                {
+                    if (property.Name.Contains('\0', StringComparison.Ordinal) || !IsWellFormed(property.Name))
+                        throw Invalid(field, $"'{field}' must hold valid Unicode text without NUL characters.");
+                    CheckTexts(property.Value, field);
+                }
+                break;
+        }
+    }
+
+    private static bool IsWellFormed(string text)
+    {
+        for (var i = 0; i < text.Length; i++)
+        {
+            if (char.IsHighSurrogate(text[i]) && i + 1 < text.Length && char.IsLowSurrogate(text[i + 1])) i++;
+            else if (char.IsSurrogate(text[i])) return false;
+        }
+        return true;
     }
 
     /// <summary><c>"30s"</c>, <c>"1h"</c>, <c>"30d"</c> (LiteLLM's form) or a whole number of seconds; null = none.</summary>
@@ -68,27 +119,33 @@ internal static class JsonFields
                 return null;
             case JsonValueKind.String when Durations.TryParse(value.GetString()!, out var parsed):
                 return parsed;
-            case JsonValueKind.Number when value.TryGetInt64(out var seconds) && seconds > 0 && seconds < 100L * 365 * 86400:
+            case JsonValueKind.Number when value.TryGetInt64(out var seconds) && seconds > 0 && seconds <= Durations.MaxSeconds:
                 return TimeSpan.FromSeconds(seconds);
             default:
-                throw Invalid(field, $"'{field}' must be a duration such as \"30s\", \"1h\", \"1d\" or \"30d\", a positive number of seconds, or null.");
+                throw Invalid(field, $"'{field}' must be a duration such as \"30s\", \"1h\", \"1d\" or \"30d\", a positive number of seconds, or null (at most 100 years).");
         }
     }
 
     public static DateTimeOffset? Timestamp(JsonElement value, string field)
     {
         if (value.ValueKind == JsonValueKind.Null) return null;
-        if (value.ValueKind == JsonValueKind.String &&
-            DateTimeOffset.TryParse(value.GetString(), CultureInfo.InvariantCulture, DateTimeStyles.AssumeUniversal, out var time))
+        // ISO 8601 only: a date first (2027-01-31), so "1/2/2027" is not read as either of the days it might mean.
+        if (value.ValueKind == JsonValueKind.String && value.GetString() is { Length: >= 10 } text && IsIsoDate(text) &&
+            DateTimeOffset.TryParse(text, CultureInfo.InvariantCulture, DateTimeStyles.AssumeUniversal, out var time))
             return time.ToUniversalTime();
         throw Invalid(field, $"'{field}' must be an ISO 8601 timestamp such as \"2027-01-31T00:00:00Z\", or null.");
     }
+
+    private static bool IsIsoDate(string text) =>
+        char.IsAsciiDigit(text[0]) && char.IsAsciiDigit(text[1]) && char.IsAsciiDigit(text[2]) && char.IsAsciiDigit(text[3]) && text[4] == '-'
+        && char.IsAsciiDigit(text[5]) && char.IsAsciiDigit(text[6]) && text[7] == '-' && char.IsAsciiDigit(text[8]) && char.IsAsciiDigit(text[9]);
 
     /// <summary>A JSON object, kept as text for the jsonb column; null = <c>{}</c>.</summary>
     public static string Object(JsonElement value, string field)
     {
         if (value.ValueKind == JsonValueKind.Null) return "{}";
         if (value.ValueKind != JsonValueKind.Object) throw Invalid(field, $"'{field}' must be a JSON object or null.");
+        CheckTexts(value, field);
         return value.GetRawText();
     }
 }

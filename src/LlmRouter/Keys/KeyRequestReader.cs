@@ -109,7 +109,7 @@ internal sealed class KeyRequestReader(RouterConfig config, TimeProvider time)
         foreach (var item in value.EnumerateArray())
         {
             if (item.ValueKind != JsonValueKind.String) throw JsonFields.Invalid(field, $"'{field}' must contain only strings.");
-            var model = item.GetString()!;
+            var model = JsonFields.RequiredString(item, field);
             if (!_models.Contains(model))
                 throw JsonFields.Invalid(field, $"Unknown model '{model}' in '{field}'; the configured models are: {string.Join(", ", config.ModelGroups)}.");
             if (!models.Contains(model)) models.Add(model);

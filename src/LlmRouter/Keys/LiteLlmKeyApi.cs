@@ -93,7 +93,18 @@ internal static class LiteLlmKeyApi
         var caller = AdminCaller.Of(http);
         var asked = http.Request.Query["key"].ToString();
         ApiKeyRow row;
-        if (asked.Length > 0) row = await ResolveAsync(asked, "key", store, http.RequestAborted);
+        if (asked.Length > 0)
+        {
+            try
+            {
+                row = await ResolveAsync(asked, "key", store, http.RequestAborted);
+            }
+            catch (ApiErrorException e) when (e.Error.Status == StatusCodes.Status404NotFound && !caller.IsAdmin)
+            {
+                // The same answer as for another key that exists: a key without is_admin cannot probe for ids.
+                throw new ApiErrorException(ApiError.AdminRequired());
+            }
+        }
         else if (caller.Key is { } own) row = await store.FindAsync(own.Id, http.RequestAborted) ?? throw new ApiErrorException(ApiError.KeyNotFound("key"));
         else throw Missing("key");
         if (!caller.IsAdmin && row.Id != caller.Key!.Id) throw new ApiErrorException(ApiError.AdminRequired());
@@ -151,8 +162,15 @@ internal static class LiteLlmKeyApi
         var grace = TimeSpan.Zero;
         var changes = reader.Read(await RequestBody.ReadObjectAsync(http), KeyApiStyle.LiteLlm, (name, value) =>
         {
-            if (name != "grace_period") return TakeKey(name, value, ref key);
+            if (name != "grace_period")
+            {
+                if (!TakeKey(name, value, ref key)) return false;
+                if (pathKey is not null && key != pathKey) throw JsonFields.Invalid(name, "The 'key' in the body names another key than the path does.");
+                return true;
+            }
             grace = value.ValueKind == JsonValueKind.String && value.GetString() == "" ? TimeSpan.Zero : JsonFields.Duration(value, name) ?? TimeSpan.Zero;
+            if (grace > AdminKeysApi.MaxGracePeriod)
+                throw JsonFields.Invalid(name, $"'{name}' must be at most {AdminKeysApi.MaxGracePeriod.TotalDays:0} days.");
             return true;
         });
         var row = await ResolveAsync(key ?? throw Missing("key"), "key", store, http.RequestAborted);

@@ -108,6 +108,14 @@ public sealed partial class AdminKeysApiTests(PostgresFixture fixture) : IClassF
     [InlineData("""{"expires_at": "2030-01-01T00:00:00Z", "duration": "1d"}""", "duration")]
     [InlineData("""{"is_admin": "yes"}""", "is_admin")]
     [InlineData("""{"blocked": null}""", "blocked")]
+    [InlineData("""{"duration": "5000000d"}""", "duration")]
+    [InlineData("""{"budget_duration": "700000w", "max_tokens": 100000}""", "budget_duration")]
+    [InlineData("""{"expires_at": "1/2/2030"}""", "expires_at")]
+    [InlineData("""{"alias": "a\u0000b"}""", "alias")]
+    [InlineData("""{"alias": "\ud800"}""", "alias")]
+    [InlineData("""{"metadata": {"team": "a\u0000b"}}""", "metadata")]
+    [InlineData("""{"metadata": {"x": ["\udc00"]}}""", "metadata")]
+    [InlineData("""{"models": ["\ud800"]}""", "models")]
     public async Task Mint_InvalidField_Returns400NamingTheField(string body, string field)
     {
         await using var host = await KeysHttpHost.StartAsync(await fixture.CreateDatabaseAsync());
@@ -135,6 +143,9 @@ public sealed partial class AdminKeysApiTests(PostgresFixture fixture) : IClassF
         Assert.Contains("not valid JSON", notJson.ErrorMessage());
         Assert.Equal(400, (await host.Client.PostJsonAsync("/admin/keys", "[1]")).Status);
         Assert.Equal("limit", (await host.Client.GetJsonAsync("/admin/keys?limit=0")).Body.ErrorParam());
+        // NUL in a query is the caller's input (Postgres would refuse it as text): 400, before anything reads it.
+        var (nulStatus, nul) = await host.Client.GetJsonAsync("/admin/keys?after=a%00b");
+        Assert.Equal((400, "after"), (nulStatus, nul.ErrorParam()));
     }
 
     [Fact]

@@ -117,6 +117,9 @@ public sealed class LiteLlmKeyApiTests(PostgresFixture fixture) : IClassFixture<
     [InlineData("/key/block", """{"key": "x", "reason": "abuse"}""", "reason", "Unknown field")]
     [InlineData("/key/regenerate", """{"new_key": "sk-mine"}""", "new_key", "not supported")]
     [InlineData("/key/regenerate", """{"grace_period": "soon"}""", "grace_period", "duration")]
+    [InlineData("/key/regenerate", """{"grace_period": "700000w"}""", "grace_period", "duration")]
+    [InlineData("/key/regenerate", """{"grace_period": "1000d"}""", "grace_period", "365 days")]
+    [InlineData("/key/delete", """{"key_aliases": ["a\u0000b"]}""", "key_aliases[0]", "NUL")]
     public async Task InvalidRequests_Return400NamingTheField(string path, string body, string field, string messagePart)
     {
         await using var host = await KeysHttpHost.StartAsync(await fixture.CreateDatabaseAsync());
@@ -156,7 +159,22 @@ public sealed class LiteLlmKeyApiTests(PostgresFixture fixture) : IClassFixture<
 
         Assert.Equal(200, (await asMe.GetJsonAsync($"/key/info?key={mine}")).Status);
         Assert.Equal(403, (await asMe.GetJsonAsync($"/key/info?key={other.GetProperty("token_id").GetString()}")).Status);
+        // A key that does not exist answers the same, so a key without is_admin cannot probe which ids exist.
+        Assert.Equal(403, (await asMe.GetJsonAsync($"/key/info?key={Guid.NewGuid()}")).Status);
         Assert.Equal(403, (await asMe.GetJsonAsync("/key/list")).Status);
+    }
+
+    [Fact]
+    public async Task Regenerate_BodyNamingAnotherKeyThanThePath_Returns400_AndRotatesNeither()
+    {
+        await using var host = await KeysHttpHost.StartAsync(await fixture.CreateDatabaseAsync());
+        var first = (await host.Client.PostJsonAsync("/key/generate")).Body.GetProperty("token_id").GetString();
+        var second = (await host.Client.PostJsonAsync("/key/generate")).Body.GetProperty("token_id").GetString();
+
+        var (status, error) = await host.Client.PostJsonAsync($"/key/{first}/regenerate", $$"""{"key": "{{second}}"}""");
+
+        Assert.Equal((400, "key"), (status, error.ErrorParam()));
+        Assert.Equal(2, (await host.Client.GetJsonAsync("/key/list")).Body.GetProperty("keys").GetArrayLength());
     }
 
     private static async Task<KeyLookupStatus> Status(KeysHttpHost host, string secret, DateTimeOffset? now = null) =>
