@@ -22,15 +22,33 @@ internal static class ModelsApi
             .WithName("ListModels" + nameSuffix)
             .WithSummary("Lists the logical model names this router serves.");
         group.MapGet("/models/{**id}", (string id, HttpContext context, ModelCatalog catalog) =>
-                catalog.TryGetGroup(id, out _) && (RequestCaller.Of(context).Key?.MayUse(id) ?? true)
-                    ? (IResult)TypedResults.Json(ToModel(id), ModelsJsonContext.Default.ModelInfo)
-                    : ErrorResponses.Result(ApiError.ModelNotFound(id)))
+            {
+                var name = ModelName(context, id);
+                return catalog.TryGetGroup(name, out _) && (RequestCaller.Of(context).Key?.MayUse(name) ?? true)
+                    ? (IResult)TypedResults.Json(ToModel(name), ModelsJsonContext.Default.ModelInfo)
+                    : ErrorResponses.Result(ApiError.ModelNotFound(name));
+            })
             .WithName("GetModel" + nameSuffix)
             .WithSummary("One logical model by name.");
         return group;
     }
 
     private static ModelInfo ToModel(string name) => new(name, "model", Created, "llmrouter");
+
+    /// <summary>
+    /// The model name as the client wrote it. The OpenAI SDKs escape a name's slash (<c>org/chat</c> as
+    /// <c>org%2Fchat</c>), and routing decodes every escape of a path but that one: so the raw path is decoded once.
+    /// </summary>
+    private static string ModelName(HttpContext context, string routed)
+    {
+        var raw = context.Features.Get<Microsoft.AspNetCore.Http.Features.IHttpRequestFeature>()?.RawTarget;
+        if (raw is null || !raw.Contains('%', StringComparison.Ordinal)) return routed;
+        var query = raw.IndexOf('?', StringComparison.Ordinal);
+        if (query >= 0) raw = raw[..query];
+        const string Segment = "/models/";
+        var at = raw.IndexOf(Segment, StringComparison.Ordinal);
+        return at < 0 ? routed : Uri.UnescapeDataString(raw[(at + Segment.Length)..]);
+    }
 }
 
 internal sealed record ModelList([property: JsonPropertyName("data")] IReadOnlyList<ModelInfo> Data)

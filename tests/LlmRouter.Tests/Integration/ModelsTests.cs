@@ -47,6 +47,24 @@ public sealed class ModelsTests(SharedRouterFixture fixture, ITestOutputHelper o
     }
 
     [Fact]
+    public async Task Models_GetANameWithASlash_AsTheSdkEscapesIt_ReturnsTheModel()
+    {
+        // LiteLLM-style names such as "org/chat": the SDK sends GET v1/models/org%2Fchat.
+        await using var env = await RouterEnvironment.StartSingleBackendAsync(customize: config => config with
+        {
+            Deployments = [.. config.Deployments, config.Deployments[0] with { ModelName = "org/chat", Id = "org-chat" }],
+        });
+
+        var model = await env.CreateOpenAIClient().GetOpenAIModelClient().GetModelAsync("org/chat");
+        using var escaped = await env.Router.Http.GetAsync("v1/models/org%2Fchat");
+        using var plain = await env.Router.Http.GetAsync("v1/models/org/chat");
+
+        Assert.Equal("org/chat", model.Value.Id);
+        Assert.Equal("org/chat", (await escaped.ReadJsonAsync())["id"]?.GetValue<string>());
+        Assert.Equal("org/chat", (await plain.ReadJsonAsync())["id"]?.GetValue<string>());
+    }
+
+    [Fact]
     public async Task Models_GetUnknown_Returns404ModelNotFound()
     {
         using var response = await Router.Http.GetAsync("v1/models/no-such-model");
