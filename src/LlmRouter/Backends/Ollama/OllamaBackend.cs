@@ -78,7 +78,7 @@ internal sealed class OllamaBackend(HttpMessageInvoker http) : IModelBackend
         }
         catch (HttpRequestException e)
         {
-            throw new BackendFailureException(FailureKind.Unavailable, $"Backend {deployment.Id} is unreachable: {e.HttpRequestError}.", e);
+            throw new BackendFailureException(FailureKind.Unavailable, $"Backend {deployment.Id} failed before answering: {Reason(e)}.", e);
         }
         if (response.StatusCode == HttpStatusCode.OK) return response;
         using (response)
@@ -95,6 +95,16 @@ internal sealed class OllamaBackend(HttpMessageInvoker http) : IModelBackend
             };
         }
     }
+
+    /// <summary>What went wrong on the way to the backend, in words (the runtime's category alone is often "Unknown").</summary>
+    private static string Reason(HttpRequestException e) => e.HttpRequestError switch
+    {
+        HttpRequestError.NameResolutionError => "its host name does not resolve",
+        HttpRequestError.ConnectionError => "cannot connect",
+        HttpRequestError.SecureConnectionError => "the TLS handshake failed",
+        HttpRequestError.ResponseEnded => "it closed the connection without an answer",
+        _ => (e.InnerException ?? e).Message.TrimEnd('.'),
+    };
 
     private static readonly System.Collections.Concurrent.ConcurrentDictionary<(Uri, string), Uri> EndpointUris = new();
 
