@@ -13,15 +13,31 @@ internal static class CompletionsApi
         var services = ((IEndpointRouteBuilder)group).ServiceProvider;
         var generation = services.GetRequiredService<GenerationHandler>();
         var embedding = services.GetRequiredService<EmbeddingHandler>();
-        group.MapPost("/chat/completions", (HttpContext context) => generation.HandleAsync(context, Operation.Chat))
+        // Each handler takes the request's token besides its context: a handler of the context alone is a plain request
+        // delegate, which ASP.NET Core leaves out of the OpenAPI document. The body is read by the handler itself.
+        group.MapPost("/chat/completions", (HttpContext context, CancellationToken _) => generation.HandleAsync(context, Operation.Chat))
             .WithName("ChatCompletions" + nameSuffix)
-            .WithSummary("OpenAI chat completions, streamed as SSE or not; translated to Ollama /api/chat.");
-        group.MapPost("/completions", (HttpContext context) => generation.HandleAsync(context, Operation.Completion))
+            .WithSummary("OpenAI chat completions, streamed as SSE or not; translated to Ollama /api/chat.")
+            .Describe(streams: true);
+        group.MapPost("/completions", (HttpContext context, CancellationToken _) => generation.HandleAsync(context, Operation.Completion))
             .WithName("Completions" + nameSuffix)
-            .WithSummary("Legacy text completions; translated to Ollama /api/generate.");
-        group.MapPost("/embeddings", (HttpContext context) => embedding.HandleAsync(context))
+            .WithSummary("Legacy text completions; translated to Ollama /api/generate.")
+            .Describe(streams: true);
+        group.MapPost("/embeddings", (HttpContext context, CancellationToken _) => embedding.HandleAsync(context))
             .WithName("Embeddings" + nameSuffix)
-            .WithSummary("Embeddings; translated to Ollama /api/embed.");
+            .WithSummary("Embeddings; translated to Ollama /api/embed.")
+            .Describe(streams: false);
         return group;
+    }
+
+    /// <summary>What the OpenAPI document says of a generation endpoint: a JSON body in; JSON (or SSE) out, or an OpenAI error.</summary>
+    private static RouteHandlerBuilder Describe(this RouteHandlerBuilder endpoint, bool streams)
+    {
+        endpoint.Accepts<System.Text.Json.Nodes.JsonObject>("application/json");
+        if (streams) endpoint.Produces<System.Text.Json.Nodes.JsonObject>(StatusCodes.Status200OK, "application/json", "text/event-stream");
+        else endpoint.Produces<System.Text.Json.Nodes.JsonObject>(StatusCodes.Status200OK, "application/json");
+        foreach (var status in new[] { 400, 401, 403, 404, 413, 429, 502, 503, 504 })
+            endpoint.Produces<System.Text.Json.Nodes.JsonObject>(status, "application/json");
+        return endpoint;
     }
 }
