@@ -36,7 +36,11 @@ internal static class ConfigLoader
         var rootNode = stream.Documents.Count == 0 ? null : stream.Documents[0].RootNode;
         if (rootNode is not null and not YamlMappingNode)
             throw new ConfigException($"{file}: the top level must be a mapping with model_list");
-        var root = new YamlSection(file, "", rootNode as YamlMappingNode, env);
+        var variables = EnvironmentVariables(new YamlSection(file, "", rootNode as YamlMappingNode, env).Section("environment_variables"));
+        // LiteLLM's environment_variables fill in what os.environ/NAME finds; the process's own environment wins.
+        var root = new YamlSection(file, "", rootNode as YamlMappingNode,
+            variables.Count == 0 ? env : name => env(name) ?? variables.GetValueOrDefault(name));
+        root.Section("environment_variables");
 
         var sections = new List<YamlSection> { root };
         var deployments = ReadDeployments(root, sections);
@@ -45,15 +49,23 @@ internal static class ConfigLoader
             throw new ConfigException($"{file}: general_settings.master_key: required when database_url is set (keys are minted with it)");
         var router = ReadRouter(root.Section("router_settings"), sections, deployments);
         // Accepted so a LiteLLM file loads unchanged, but nothing here is used yet.
-        foreach (var ignored in new[] { "litellm_settings", "environment_variables" })
-        {
-            if (root.Section(ignored).UnknownKeys().Any()) warn($"{file}: {ignored} is not used by LlmRouter and is ignored");
-        }
+        if (root.Section("litellm_settings").UnknownKeys().Any()) warn($"{file}: litellm_settings is not used by LlmRouter and is ignored");
         foreach (var section in sections)
         {
             foreach (var key in section.UnknownKeys()) warn($"{file}: {key}: unknown key, ignored");
         }
         return new RouterConfig { SourcePath = file, Deployments = deployments, General = general, Router = router };
+    }
+
+    /// <summary>The <c>environment_variables</c> mapping: names to single values (themselves may be <c>os.environ/…</c>).</summary>
+    private static Dictionary<string, string> EnvironmentVariables(YamlSection section)
+    {
+        var variables = new Dictionary<string, string>(StringComparer.Ordinal);
+        foreach (var name in section.Keys())
+        {
+            if (section.String(name) is { } value) variables[name] = value;
+        }
+        return variables;
     }
 
     private static List<Deployment> ReadDeployments(YamlSection root, List<YamlSection> sections)

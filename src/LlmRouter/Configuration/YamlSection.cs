@@ -144,6 +144,10 @@ internal sealed class YamlSection(string file, string path, YamlMappingNode? nod
         return result;
     }
 
+    /// <summary>Every key of the mapping, in the file's order.</summary>
+    public IEnumerable<string> Keys() =>
+        node is null ? [] : node.Children.Keys.Select(key => (key as YamlScalarNode)?.Value ?? key.ToString());
+
     /// <summary>Keys present in the file that nothing read: worth a warning, not a refusal.</summary>
     public IEnumerable<string> UnknownKeys()
     {

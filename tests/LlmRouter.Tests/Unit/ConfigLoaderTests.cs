@@ -37,6 +37,21 @@ public sealed class ConfigLoaderTests
         Assert.DoesNotContain('\n', error);
     }
 
+    [Fact]
+    public void Parse_EnvironmentVariables_FillInOsEnviron_TheProcessEnvironmentWins()
+    {
+        var yaml = Minimal.Replace("general_settings:\n", "environment_variables:\n  TEST_MASTER_KEY: sk-from-file\n  REDIS_HOST_URL: redis://cache:6379\ngeneral_settings:\n")
+            + "\n  redis_url: os.environ/REDIS_HOST_URL\n";
+        var warnings = new List<string>();
+
+        var fromFile = Parse(yaml, warnings: warnings);
+        var fromProcess = Parse(yaml, new() { ["TEST_MASTER_KEY"] = "sk-from-process" });
+
+        Assert.Equal(("sk-from-file", "redis://cache:6379"), (fromFile.General.MasterKey, fromFile.General.RedisUrl));
+        Assert.Equal("sk-from-process", fromProcess.General.MasterKey);
+        Assert.Empty(warnings);
+    }
+
     [Theory]
     [InlineData("router_settings", "timeout", "5000000")]
     [InlineData("router_settings", "idle_timeout", "1e300")]
