@@ -69,7 +69,8 @@ foreach (var (prefix, suffix) in new[] { ("/v1", "V1"), ("", "") })
         .MapCompletionsApi(suffix)
         .MapModelsApi(suffix);
 }
-app.MapFallback((HttpContext context) => ErrorResponses.Result(ApiError.RouteNotFound(context.Request.Method, context.Request.Path)));
+var unmatched = new UnmatchedRoutes(app.Services.GetRequiredService<EndpointDataSource>());
+app.MapFallback((HttpContext context) => unmatched.Answer(context)).ExcludeFromDescription();
 
 StartupLog.Write(app, config, startup);
 return await ServerRun.RunAsync(app, startup.Urls);

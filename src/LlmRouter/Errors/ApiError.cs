@@ -32,6 +32,9 @@ public sealed record ApiError(int Status, string Type, string Code, string Messa
     public static ApiError RouteNotFound(string method, string path) =>
         new(404, "invalid_request_error", "not_found", $"Unknown route: {method} {path}");
 
+    public static ApiError MethodNotAllowed(string method, string path, IReadOnlyList<string> allowed) =>
+        new(405, "invalid_request_error", "method_not_allowed", $"{method} is not allowed on {path}; use {string.Join(" or ", allowed)}.");
+
     public static ApiError RateLimited(string message, int retryAfterSeconds) =>
         new(429, "rate_limit_error", "rate_limit_exceeded", message) { RetryAfterSeconds = retryAfterSeconds };
 

@@ -7,6 +7,28 @@ namespace LlmRouter.Tests.Integration;
 /// <summary>Bad input gets a 4xx OpenAI error naming the problem, never a 500 or a stack trace, and never reaches a backend.</summary>
 public sealed class BadRequestTests(SharedRouterFixture fixture, ITestOutputHelper output) : SharedRouterTest(fixture, output)
 {
+    [Theory]
+    [InlineData("GET", "v1/chat/completions", "POST")]
+    [InlineData("PUT", "v1/embeddings", "POST")]
+    [InlineData("DELETE", "v1/models", "GET")]
+    [InlineData("POST", "v1/models", "GET")]
+    public async Task WrongMethodOnAKnownPath_Returns405WithAllow(string method, string path, string allowed)
+    {
+        using var request = new HttpRequestMessage(new HttpMethod(method), path);
+        using var response = await Router.Http.SendAsync(request);
+
+        await OpenAiErrorAssert.IsErrorAsync(response, HttpStatusCode.MethodNotAllowed, code: "method_not_allowed");
+        Assert.Equal([allowed], response.Content.Headers.Allow);
+    }
+
+    [Fact]
+    public async Task UnknownPath_Returns404()
+    {
+        using var response = await Router.Http.GetAsync("v1/no-such-endpoint");
+
+        await OpenAiErrorAssert.IsErrorAsync(response, HttpStatusCode.NotFound, code: "not_found");
+    }
+
     public static TheoryData<string, string, string?> InvalidChatBodies => new()
     {
         // body, why, a word the error message must contain (null: any message)
