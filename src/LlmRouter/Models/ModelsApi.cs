@@ -5,26 +5,31 @@ using LlmRouter.Routing;
 
 namespace LlmRouter.Models;
 
-/// <summary><c>GET /v1/models</c>: the logical model names, never <c>"data": null</c>.</summary>
+/// <summary>
+/// <c>GET /v1/models</c>: the logical model names, never <c>"data": null</c>; only those some backend holds (per its
+/// last <c>/api/tags</c>, the config trusted before the first poll), so a client such as Open WebUI does not offer a
+/// model every request to which would get 404.
+/// </summary>
 internal static class ModelsApi
 {
     private static readonly long Created = DateTimeOffset.UtcNow.ToUnixTimeSeconds();
 
     public static RouteGroupBuilder MapModelsApi(this RouteGroupBuilder group, string nameSuffix)
     {
-        group.MapGet("/models", (HttpContext context, ModelCatalog catalog) =>
+        group.MapGet("/models", (HttpContext context, ModelCatalog catalog, IDeploymentAvailability availability) =>
             {
                 // A key sees only the models it may use.
                 var caller = RequestCaller.Of(context);
-                var visible = catalog.GroupNames.Where(name => caller.Key?.MayUse(name) ?? true).Select(ToModel).ToArray();
+                var visible = catalog.GroupNames.Where(name => (caller.Key?.MayUse(name) ?? true) && Held(catalog, availability, name))
+                    .Select(ToModel).ToArray();
                 return TypedResults.Json(new ModelList(visible), ModelsJsonContext.Default.ModelList);
             })
             .WithName("ListModels" + nameSuffix)
             .WithSummary("Lists the logical model names this router serves.");
-        group.MapGet("/models/{**id}", (string id, HttpContext context, ModelCatalog catalog) =>
+        group.MapGet("/models/{**id}", (string id, HttpContext context, ModelCatalog catalog, IDeploymentAvailability availability) =>
             {
                 var name = ModelName(context, id);
-                return catalog.TryGetGroup(name, out _) && (RequestCaller.Of(context).Key?.MayUse(name) ?? true)
+                return Held(catalog, availability, name) && (RequestCaller.Of(context).Key?.MayUse(name) ?? true)
                     ? (IResult)TypedResults.Json(ToModel(name), ModelsJsonContext.Default.ModelInfo)
                     : ErrorResponses.Result(ApiError.ModelNotFound(name));
             })
@@ -34,6 +39,9 @@ internal static class ModelsApi
     }
 
     private static ModelInfo ToModel(string name) => new(name, "model", Created, "llmrouter");
+
+    private static bool Held(ModelCatalog catalog, IDeploymentAvailability availability, string name) =>
+        catalog.TryGetGroup(name, out var deployments) && deployments.Any(availability.IsHeld);
 
     /// <summary>
     /// The model name as the client wrote it. The OpenAI SDKs escape a name's slash (<c>org/chat</c> as

@@ -65,6 +65,24 @@ public sealed class ModelsTests(SharedRouterFixture fixture, ITestOutputHelper o
     }
 
     [Fact]
+    public async Task Models_AGroupNoBackendHolds_IsNotListed_OnceTheBackendsAreKnown()
+    {
+        // "ghost" is configured, but the only backend does not hold its model: a client should not be offered it.
+        await using var env = await RouterEnvironment.StartSingleBackendAsync(customize: config => config with
+        {
+            Deployments = [.. config.Deployments, new("ghost", "ollama_chat/no-such-model:1b", config.Deployments[0].ApiBase)],
+        });
+        var models = env.CreateOpenAIClient().GetOpenAIModelClient();
+
+        var listed = await Eventually.UntilAsync(async () => (await models.GetModelsAsync()).Value.Select(m => m.Id).ToList(),
+            ids => !ids.Contains("ghost"), "the model poll to leave 'ghost' out of the list");
+        using var ghost = await env.Router.Http.GetAsync("v1/models/ghost");
+
+        Assert.Equal(["chat"], listed);
+        await OpenAiErrorAssert.IsErrorAsync(ghost, HttpStatusCode.NotFound, code: "model_not_found");
+    }
+
+    [Fact]
     public async Task Models_GetUnknown_Returns404ModelNotFound()
     {
         using var response = await Router.Http.GetAsync("v1/models/no-such-model");
