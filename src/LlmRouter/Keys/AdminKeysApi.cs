@@ -49,6 +49,12 @@ internal static class AdminKeysApi
 
     private static async Task<IResult> List(HttpContext http, KeyStore store)
     {
+        // A misspelt parameter (?limt=5) would otherwise answer the default page as if it had been read, as /admin/usage refuses.
+        foreach (var name in http.Request.Query.Keys)
+        {
+            if (name is not ("limit" or "offset"))
+                throw new ApiErrorException(ApiError.InvalidRequest($"Unknown query parameter '{name}'. Use limit, offset.", name));
+        }
         var limit = QueryInt(http, "limit", DefaultPageSize, 1, MaxPageSize);
         var offset = QueryInt(http, "offset", 0, 0, int.MaxValue);
         var (rows, total) = await store.ListAsync(offset, limit, alias: null, revoked: null, http.RequestAborted);

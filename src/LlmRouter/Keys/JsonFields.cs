@@ -29,8 +29,8 @@ internal static class JsonFields
     {
         // LiteLLM's UI sends "" for "no budget".
         if (value.ValueKind == JsonValueKind.Null || value.ValueKind == JsonValueKind.String && value.GetString() == "") return null;
-        if (value.ValueKind != JsonValueKind.Number || !value.TryGetDecimal(out var number))
-            throw Invalid(field, $"'{field}' must be a number or null.");
+        if (value.ValueKind != JsonValueKind.Number) throw Invalid(field, $"'{field}' must be a number or null.");
+        if (!value.TryGetDecimal(out var number)) throw Invalid(field, $"'{field}' is too large.");
         if (number < 0) throw Invalid(field, $"'{field}' must not be negative.");
         if (number >= 100_000_000_000_000m) throw Invalid(field, $"'{field}' is too large.");
         return number;

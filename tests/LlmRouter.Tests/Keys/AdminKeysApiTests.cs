@@ -109,6 +109,7 @@ public sealed partial class AdminKeysApiTests(PostgresFixture fixture) : IClassF
     [InlineData("""{"is_admin": "yes"}""", "is_admin")]
     [InlineData("""{"blocked": null}""", "blocked")]
     [InlineData("""{"duration": "5000000d"}""", "duration")]
+    [InlineData("""{"max_budget": 1e30}""", "max_budget")]
     [InlineData("""{"budget_duration": "700000w", "max_tokens": 100000}""", "budget_duration")]
     [InlineData("""{"expires_at": "1/2/2030"}""", "expires_at")]
     [InlineData("""{"alias": "a\u0000b"}""", "alias")]
@@ -143,6 +144,7 @@ public sealed partial class AdminKeysApiTests(PostgresFixture fixture) : IClassF
         Assert.Contains("not valid JSON", notJson.ErrorMessage());
         Assert.Equal(400, (await host.Client.PostJsonAsync("/admin/keys", "[1]")).Status);
         Assert.Equal("limit", (await host.Client.GetJsonAsync("/admin/keys?limit=0")).Body.ErrorParam());
+        Assert.Equal("limt", (await host.Client.GetJsonAsync("/admin/keys?limt=5")).Body.ErrorParam());
         // NUL in a query is the caller's input (Postgres would refuse it as text): 400, before anything reads it.
         var (nulStatus, nul) = await host.Client.GetJsonAsync("/admin/keys?after=a%00b");
         Assert.Equal((400, "after"), (nulStatus, nul.ErrorParam()));
