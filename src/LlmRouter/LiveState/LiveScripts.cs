@@ -343,18 +343,23 @@ internal static class LiveScripts
     /// KEYS: seeded marker, quota, budget, key rpm (this minute), key tpm (this minute). ARGV: period tokens, period
     /// micros, minute requests, minute tokens, counter ttl ms (-1: none), now ms, seeded-until ms. The marker holds
     /// "seeded until" (caller's clock); while it holds, a later seed (another replica racing, a retry) changes
-    /// nothing, so usage is never counted twice.
+    /// nothing, so usage is never counted twice. Each counter becomes the larger of what it holds and what was
+    /// recorded, never their sum: a seed after a guess (Postgres was away) or after requests were counted outside Redis
+    /// finds counters that already hold requests the recorded usage holds too.
     /// </summary>
     public static readonly RedisScript Seed = new("""
         if tonumber(redis.call('GET', KEYS[1]) or '0') > tonumber(ARGV[6]) then return 0 end
         redis.call('SET', KEYS[1], ARGV[7])
         local ttl = tonumber(ARGV[5])
         if ttl > 0 then redis.call('PEXPIRE', KEYS[1], ttl) end
-        redis.call('INCRBY', KEYS[2], ARGV[1])
-        redis.call('INCRBY', KEYS[3], ARGV[2])
-        redis.call('INCRBY', KEYS[4], ARGV[3])
+        local function atLeast(k, v)
+          if tonumber(v) > tonumber(redis.call('GET', k) or '0') then redis.call('SET', k, v, 'KEEPTTL') end
+        end
+        atLeast(KEYS[2], ARGV[1])
+        atLeast(KEYS[3], ARGV[2])
+        atLeast(KEYS[4], ARGV[3])
         redis.call('PEXPIRE', KEYS[4], 120000)
-        redis.call('INCRBY', KEYS[5], ARGV[4])
+        atLeast(KEYS[5], ARGV[4])
         redis.call('PEXPIRE', KEYS[5], 120000)
         if ttl > 0 then
           redis.call('PEXPIRE', KEYS[2], ttl)

@@ -129,10 +129,11 @@ internal sealed class LocalLiveState(ILogger<LocalLiveState>? logger = null) : I
             if (_seededUntil.TryGetValue(marker, out var until) && until > now) return Task.CompletedTask;
             _seededUntil[marker] = markerTtl is { } ttl ? now + ttl : DateTimeOffset.MaxValue;
             var minute = TimeBuckets.Minute(now);
-            Add(LiveKeys.KeyQuota(key.KeyId, key.QuotaBucket), usage.PeriodTokens);
-            Add(LiveKeys.KeyBudget(key.KeyId, key.QuotaBucket), usage.PeriodMicros);
-            Add(LiveKeys.KeyRequests(key.KeyId, minute), usage.MinuteRequests);
-            Add(LiveKeys.KeyTokens(key.KeyId, minute), usage.MinuteTokens);
+            // The larger of what is counted and what was recorded, never the sum (see LiveScripts.Seed).
+            AtLeast(LiveKeys.KeyQuota(key.KeyId, key.QuotaBucket), usage.PeriodTokens);
+            AtLeast(LiveKeys.KeyBudget(key.KeyId, key.QuotaBucket), usage.PeriodMicros);
+            AtLeast(LiveKeys.KeyRequests(key.KeyId, minute), usage.MinuteRequests);
+            AtLeast(LiveKeys.KeyTokens(key.KeyId, minute), usage.MinuteTokens);
         }
         return Task.CompletedTask;
     }
@@ -211,6 +212,8 @@ internal sealed class LocalLiveState(ILogger<LocalLiveState>? logger = null) : I
     private long Counter(string key) => _counters.GetValueOrDefault(key);
 
     private long Add(string key, long delta) => _counters[key] = Math.Max(0, _counters.GetValueOrDefault(key) + delta);
+
+    private void AtLeast(string key, long value) => _counters[key] = Math.Max(value, _counters.GetValueOrDefault(key));
 
     public DateTimeOffset? CooldownUntil(string deploymentId)
     {

@@ -220,6 +220,26 @@ public abstract class LiveStateContract
         Assert.Equal(AdmissionStatus.KeyNeedsSeed, (await AdmitOnceAsync(deployments, key: key)).Status);
     }
 
+    [Fact]
+    public async Task Seed_AfterAGuess_EachCounterBecomesTheLargerOfCountedAndRecorded_NotTheirSum()
+    {
+        var key = new KeyAdmission { KeyId = Guid.NewGuid(), QuotaLimit = 100, ReserveTokens = 20 };
+        var deployments = new[] { Dep(Id("a")) };
+        // Postgres was away: a guessed seed, then two requests counted (40 tokens reserved).
+        await State.SeedAsync(key, default, Clock.GetUtcNow(), markerTtl: TimeSpan.FromSeconds(30));
+        Assert.Equal(AdmissionStatus.Admitted, (await AdmitOnceAsync(deployments, key: key)).Status);
+        Assert.Equal(AdmissionStatus.Admitted, (await AdmitOnceAsync(deployments, key: key)).Status);
+
+        // Postgres is back and holds 50: those 40 and 10 from before. Added up it would read 90 and refuse the next.
+        Clock.Advance(TimeSpan.FromSeconds(31));
+        Assert.Equal(AdmissionStatus.KeyNeedsSeed, (await AdmitOnceAsync(deployments, key: key)).Status);
+        await State.SeedAsync(key, new KeyUsageSnapshot(50, 0, 0, 0), Clock.GetUtcNow());
+
+        Assert.Equal(AdmissionStatus.Admitted, (await AdmitOnceAsync(deployments, key: key)).Status);
+        Assert.Equal(AdmissionStatus.Admitted, (await AdmitOnceAsync(deployments, key: key)).Status);
+        Assert.Equal(AdmissionStatus.KeyQuotaExceeded, (await AdmitOnceAsync(deployments, key: key)).Status);
+    }
+
     /// <summary>Ids unique per test run, so tests sharing one Redis never see each other's state.</summary>
     private protected string Id(string name) => $"{name}-{_run}";
 
