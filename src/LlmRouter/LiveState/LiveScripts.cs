@@ -369,6 +369,18 @@ internal static class LiveScripts
         """);
 
     /// <summary>
+    /// KEYS: seeded markers; ARGV: seeded-until ms. Brings each marker that holds longer forward to that time, so the
+    /// key's next admission after it asks for a seed from recorded usage (a key counted outside Redis meanwhile). A
+    /// missing marker (Redis lost its state) already asks.
+    /// </summary>
+    public static readonly RedisScript Reseed = new("""
+        for i = 1, #KEYS do
+          if tonumber(redis.call('GET', KEYS[i]) or '0') > tonumber(ARGV[1]) then redis.call('SET', KEYS[i], ARGV[1], 'KEEPTTL') end
+        end
+        return #KEYS
+        """);
+
+    /// <summary>
     /// KEYS: lease sets; ARGV: expiry, rebuild?, set ttl, now, then one lease id per key. Renews (or, after Redis lost
     /// its state, re-adds) leases, and sweeps out of each set the leases that expired (a crashed replica's).
     /// </summary>

@@ -138,6 +138,12 @@ internal sealed class LocalLiveState(ILogger<LocalLiveState>? logger = null) : I
         return Task.CompletedTask;
     }
 
+    /// <summary>Drops the key's seeded marker: its next admission here asks for recorded usage again (after Redis came back).</summary>
+    public void ForgetSeed(Guid keyId, string bucket)
+    {
+        lock (_lock) _seededUntil.Remove(LiveKeys.KeySeeded(keyId, bucket));
+    }
+
     public Task SettleAsync(SettleRequest request)
     {
         var cooling = false;

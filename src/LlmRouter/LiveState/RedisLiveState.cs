@@ -20,6 +20,13 @@ internal sealed partial class RedisLiveState : ILiveState, IDisposable
     /// <summary>After a script call timed out, admissions stay process-local this long before Redis is tried again.</summary>
     private static readonly TimeSpan StuckPause = TimeSpan.FromSeconds(5);
 
+    /// <summary>
+    /// How long after Redis answers again a key that was counted in this process meanwhile is re-seeded from its
+    /// recorded usage: longer than the usage writer's flush (1 s by default), so the rows of the requests counted here
+    /// are in Postgres when the re-seed reads them.
+    /// </summary>
+    internal static readonly TimeSpan ReseedAfterOutage = TimeSpan.FromSeconds(5);
+
     /// <summary>The settle of a request whose every attempt failed has no deployment slot to release.</summary>
     private static readonly DeploymentKeys NoDeployment = new("-", "-");
 
@@ -34,6 +41,10 @@ internal sealed partial class RedisLiveState : ILiveState, IDisposable
     private readonly ConcurrentDictionary<string, Lease> _held = new(StringComparer.Ordinal);
     private readonly ConcurrentDictionary<string, KeyHold> _holds = new(StringComparer.Ordinal);
     private readonly TimeProvider _time;
+    /// <summary>Keys (and their quota period) admitted with process-local counts while Redis was away or stuck.</summary>
+    private readonly ConcurrentDictionary<(Guid KeyId, string Bucket), byte> _countedLocally = new();
+    private int _countedLocallyCount;
+    private int _reconciling;
     private long _roundTrips;
     private int _fallbackLogged;
     /// <summary>Timestamp (<see cref="TimeProvider.GetTimestamp"/>) before which Redis, last seen stuck, is not asked.</summary>
@@ -77,6 +88,7 @@ internal sealed partial class RedisLiveState : ILiveState, IDisposable
         if (db is null || Stuck)
         {
             result = await _local.AdmitAsync(request);
+            CountedLocally(request);
         }
         else
         {
@@ -92,6 +104,7 @@ internal sealed partial class RedisLiveState : ILiveState, IDisposable
             {
                 result = shared = await AdmitSharedAsync(request);
                 Volatile.Write(ref _fallbackLogged, 0);
+                if (Volatile.Read(ref _countedLocallyCount) > 0) _ = ReconcileAsync(db);
                 if (Volatile.Read(ref _answered) == 0) Volatile.Write(ref _answered, 1);
             }
             catch (Exception e) when (e is RedisException or RedisUnavailableException or TimeoutException)
@@ -104,6 +117,7 @@ internal sealed partial class RedisLiveState : ILiveState, IDisposable
                 if (e is TimeoutException && Volatile.Read(ref _answered) == 1)
                     Volatile.Write(ref _stuckUntil, _time.GetTimestamp() + (long)(StuckPause.TotalSeconds * _time.TimestampFrequency));
                 result = await _local.AdmitAsync(request);
+                CountedLocally(request);
             }
             finally
             {
@@ -112,6 +126,51 @@ internal sealed partial class RedisLiveState : ILiveState, IDisposable
         }
         Hold(result);
         return result;
+    }
+
+    private void CountedLocally(AdmissionRequest request)
+    {
+        if (request.Key is { } key && _countedLocally.TryAdd((key.KeyId, key.QuotaBucket), 0)) Interlocked.Increment(ref _countedLocallyCount);
+    }
+
+    /// <summary>
+    /// Redis answers again. What this process counted meanwhile is in its own state only, and Redis's counters lack it:
+    /// each such key is re-seeded from recorded usage <see cref="ReseedAfterOutage"/> from now (its seeded marker is
+    /// brought forward), which by then holds those requests; the seed takes the larger of counted and recorded. The
+    /// process-local marker goes too, so a later outage starts from recorded usage rather than from this one's counts.
+    /// </summary>
+    private async Task ReconcileAsync(IDatabase db)
+    {
+        if (Interlocked.Exchange(ref _reconciling, 1) == 1) return;
+        var keys = new List<(Guid KeyId, string Bucket)>();
+        try
+        {
+            foreach (var key in _countedLocally.Keys)
+            {
+                if (!_countedLocally.TryRemove(key, out _)) continue;
+                Interlocked.Decrement(ref _countedLocallyCount);
+                keys.Add(key);
+            }
+            if (keys.Count == 0) return;
+            var until = (_time.GetUtcNow() + ReseedAfterOutage).ToUnixTimeMilliseconds();
+            var markers = keys.Select(k => (RedisKey)LiveKeys.KeySeeded(k.KeyId, k.Bucket)).ToArray();
+            Interlocked.Increment(ref _roundTrips);
+            await LiveScripts.Reseed.EvaluateAsync(db, markers, [until], _redis.CallTimeout);
+            foreach (var (keyId, bucket) in keys) _local.ForgetSeed(keyId, bucket);
+            Log.Reseeding(_logger, keys.Count, ReseedAfterOutage.TotalSeconds);
+        }
+        catch (Exception e) when (e is RedisException or TimeoutException)
+        {
+            // Tried again with the next admission that reaches Redis.
+            foreach (var key in keys)
+            {
+                if (_countedLocally.TryAdd(key, 0)) Interlocked.Increment(ref _countedLocallyCount);
+            }
+        }
+        finally
+        {
+            Volatile.Write(ref _reconciling, 0);
+        }
     }
 
     /// <summary>Spares are admitted like any request, together in one call, and held (their leases renewed) until a request takes them or they are released.</summary>
@@ -366,7 +425,8 @@ internal sealed partial class RedisLiveState : ILiveState, IDisposable
 
     public async Task SeedAsync(KeyAdmission key, KeyUsageSnapshot usage, DateTimeOffset now, TimeSpan? markerTtl = null)
     {
-        if (_redis.Database is not { } db)
+        // Not while Redis is stuck either: the seed would wait out a second timeout before counting locally.
+        if (_redis.Database is not { } db || Stuck)
         {
             await _local.SeedAsync(key, usage, now, markerTtl);
             return;
@@ -544,6 +604,9 @@ internal sealed partial class RedisLiveState : ILiveState, IDisposable
 
         [LoggerMessage(12, LogLevel.Information, "Redis answered {Count} admissions after they had timed out (redis_timeout); their leases and counts were given back")]
         public static partial void LateAnswer(ILogger logger, int count);
+
+        [LoggerMessage(13, LogLevel.Information, "Redis answers again: {Count} keys counted in this process meanwhile are re-seeded from recorded usage in {Seconds} s")]
+        public static partial void Reseeding(ILogger logger, int count, double seconds);
     }
 }
 

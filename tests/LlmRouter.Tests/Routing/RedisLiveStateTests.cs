@@ -460,6 +460,37 @@ public sealed class RedisLiveStateTests : LiveStateContract, IClassFixture<Redis
     }
 
     [Fact]
+    public async Task RedisBack_AKeyCountedLocallyMeanwhile_IsReseededFromRecordedUsageShortlyAfter()
+    {
+        var server = await RedisServer.StartAsync();
+        await using var stopServer = server;
+        var (connection, state) = await ConnectAsync(server, time: Clock, callTimeout: new GeneralSettings().RedisTimeout);
+        await using var _ = connection;
+        var only = new[] { Dep(Id("outage")) };
+        var key = new KeyAdmission { KeyId = Guid.NewGuid(), QuotaLimit = 1000, ReserveTokens = 10 };
+        Assert.True((await Admit(state, only, key)).Lease!.Shared);
+
+        // Redis stuck: this request is counted in the process only, and Redis's counters never see it.
+        Assert.False((await server.WhileFrozenAsync(() => Admit(state, only, key))).Lease!.Shared);
+        Clock.Advance(TimeSpan.FromSeconds(6));
+        // Redis answers again (the connection may take a moment to come back from the freeze).
+        await EventuallyAsync(async () => (await Admit(state, only, key)).Lease!.Shared, "an admission through Redis again");
+
+        // So once the usage writer has had time to record it, the key's next admission asks for recorded usage again.
+        var db = connection.Database!;
+        var marker = LiveKeys.KeySeeded(key.KeyId, key.QuotaBucket);
+        await EventuallyAsync(async () => (long)await db.StringGetAsync(marker) <= (Clock.GetUtcNow() + RedisLiveState.ReseedAfterOutage).ToUnixTimeMilliseconds(),
+            "the key's seeded marker to be brought forward");
+        Clock.Advance(RedisLiveState.ReseedAfterOutage + TimeSpan.FromSeconds(1));
+        var next = await state.AdmitAsync(new AdmissionRequest
+        {
+            LeaseId = Guid.NewGuid().ToString("N"), RequestId = Guid.NewGuid().ToString("N"), Candidates = only, LeastBusy = true,
+            Key = key, Now = Clock.GetUtcNow(), LeaseTtl = TimeSpan.FromSeconds(15),
+        });
+        Assert.Equal(AdmissionStatus.KeyNeedsSeed, next.Status);
+    }
+
+    [Fact]
     public async Task CallTimedOut_RedisRunsItLater_WhatItAdmittedThereIsGivenBack()
     {
         var server = await RedisServer.StartAsync();
