@@ -30,10 +30,13 @@ internal static class CompletionsApi
         return group;
     }
 
-    /// <summary>What the OpenAPI document says of a generation endpoint: a JSON body in; JSON (or SSE) out, or an OpenAI error.</summary>
+    /// <summary>
+    /// What the OpenAPI document says of a generation endpoint: JSON (or SSE) out, or an OpenAI error. Not the body's
+    /// content type: declared, routing would refuse a body sent without it (<c>curl -d</c> sends a form type), which
+    /// Ollama and the router take as JSON all the same.
+    /// </summary>
     private static RouteHandlerBuilder Describe(this RouteHandlerBuilder endpoint, bool streams)
     {
-        endpoint.Accepts<System.Text.Json.Nodes.JsonObject>("application/json");
         if (streams) endpoint.Produces<System.Text.Json.Nodes.JsonObject>(StatusCodes.Status200OK, "application/json", "text/event-stream");
         else endpoint.Produces<System.Text.Json.Nodes.JsonObject>(StatusCodes.Status200OK, "application/json");
         foreach (var status in new[] { 400, 401, 403, 404, 413, 429, 502, 503, 504 })

@@ -20,7 +20,9 @@ internal sealed class UnmatchedRoutes(EndpointDataSource endpoints)
         var request = context.Request;
         var allowed = _routes.Value.Where(r => r.Matcher.TryMatch(request.Path, new RouteValueDictionary())).SelectMany(r => r.Methods)
             .Distinct(StringComparer.OrdinalIgnoreCase).Order(StringComparer.Ordinal).ToArray();
-        if (allowed.Length == 0) return ErrorResponses.Result(ApiError.RouteNotFound(request.Method, request.Path));
+        // The method is served there: something else kept the request from its endpoint, and "use POST" would be untrue.
+        if (allowed.Length == 0 || allowed.Contains(request.Method, StringComparer.OrdinalIgnoreCase))
+            return ErrorResponses.Result(ApiError.RouteNotFound(request.Method, request.Path));
         return ErrorResponses.Result(ApiError.MethodNotAllowed(request.Method, request.Path, allowed) with
         {
             Headers = new Dictionary<string, string> { ["Allow"] = string.Join(", ", allowed) },

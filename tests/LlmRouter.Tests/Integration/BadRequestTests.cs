@@ -21,6 +21,25 @@ public sealed class BadRequestTests(SharedRouterFixture fixture, ITestOutputHelp
         Assert.Equal([allowed], response.Content.Headers.Allow);
     }
 
+    [Theory]
+    [InlineData("application/x-www-form-urlencoded")]
+    [InlineData("text/plain")]
+    [InlineData(null)]
+    public async Task Chat_BodyWithoutAJsonContentType_IsTakenAsJson_AsOllamaDoes(string? contentType)
+    {
+        // What `curl -d '{...}'` sends: a form type. Ollama reads the body as JSON whatever the header says.
+        using var request = new HttpRequestMessage(HttpMethod.Post, "v1/chat/completions")
+        {
+            Content = new ByteArrayContent("""{"model":"chat","messages":[{"role":"user","content":"hi"}]}"""u8.ToArray()),
+        };
+        if (contentType is not null) request.Content.Headers.ContentType = new System.Net.Http.Headers.MediaTypeHeaderValue(contentType);
+
+        using var response = await Router.Http.SendAsync(request);
+
+        Assert.Equal(HttpStatusCode.OK, response.StatusCode);
+        Assert.Equal("chat.completion", (await response.ReadJsonAsync())["object"]?.GetValue<string>());
+    }
+
     [Fact]
     public async Task UnknownPath_Returns404()
     {
