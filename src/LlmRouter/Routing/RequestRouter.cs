@@ -186,8 +186,10 @@ internal sealed class RequestRouter
         catch (Exception e) when (e is BackendFailureException or OperationCanceledException)
         {
             (state.Tried ??= new(StringComparer.Ordinal)).Add(lease.Deployment.Id);
-            // Bad input is the client's fault and a client that left is nobody's: neither counts toward a cooldown.
-            var failed = e is BackendFailureException { Kind: not FailureKind.BadRequest }
+            // Bad input is the client's fault and a client that left is nobody's: neither counts toward a cooldown. Nor
+            // does a busy backend (Ollama's queue full, 503): it is working, and a cooldown would refuse every request of
+            // a one-deployment group for cooldown_time while the retry already goes elsewhere.
+            var failed = e is BackendFailureException { Kind: not (FailureKind.BadRequest or FailureKind.Busy) }
                 || (e is OperationCanceledException && !run.ClientGone.IsCancellationRequested);
             _ = _state.SettleAsync(new SettleRequest
             {

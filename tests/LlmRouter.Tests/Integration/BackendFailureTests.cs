@@ -74,6 +74,25 @@ public sealed class BackendFailureTests(ITestOutputHelper output) : IsolatedRout
         Assert.NotNull(response.Headers.RetryAfter);
     }
 
+    [Fact]
+    public async Task BackendBusy_IsNoFailure_TheDeploymentIsNotCooledDown()
+    {
+        // One deployment, and a cooldown after a single failure that would outlast the test: a busy answer (Ollama's
+        // queue full) must not take the only deployment out.
+        await using var env = await RouterEnvironment.StartSingleBackendAsync(customize: config => config with
+        {
+            Router = new Dictionary<string, string> { ["allowed_fails"] = "1", ["cooldown_time"] = "300", ["num_retries"] = "0" },
+        });
+        await env.ConfigureSimulatorsAsync(new SimConfig { Fault = SimFault.Busy });
+        using (var busy = await env.Router.Http.SendAsync(Requests.Post("v1/chat/completions", Requests.Chat("chat", "hello"))))
+            await OpenAiErrorAssert.IsErrorAsync(busy, HttpStatusCode.ServiceUnavailable, code: "overloaded");
+
+        await env.ConfigureSimulatorsAsync(new SimConfig { Fault = SimFault.None });
+        using var next = await env.Router.Http.SendAsync(Requests.Post("v1/chat/completions", Requests.Chat("chat", "hello")));
+
+        Assert.Equal(HttpStatusCode.OK, next.StatusCode);
+    }
+
     [Theory]
     [InlineData(SimFault.ErrorMid)]
     [InlineData(SimFault.DropMid)]
