@@ -125,6 +125,22 @@ public sealed class RequestTranslationTests
         Assert.Equal("get_weather", body.GetProperty("tools")[0].GetProperty("function").GetProperty("name").GetString());
     }
 
+    [Theory]
+    [InlineData("\"none\"", false)]
+    [InlineData("\"auto\"", true)]
+    [InlineData("\"required\"", true)]
+    [InlineData("null", true)]
+    [InlineData("{\"type\":\"function\",\"function\":{\"name\":\"get_weather\"}}", true)]
+    public void Chat_ToolChoiceNone_SendsNoTools_SoTheModelCannotCallOne(string choice, bool toolsSent)
+    {
+        var body = Translate("""
+            {"model":"c","tool_choice":CHOICE,"tools":[{"type":"function","function":{"name":"get_weather","parameters":{"type":"object"}}}],
+             "messages":[{"role":"user","content":"weather?"}]}
+            """.Replace("CHOICE", choice, StringComparison.Ordinal));
+
+        Assert.Equal(toolsSent, body.TryGetProperty("tools", out _));
+    }
+
     [Fact]
     public void Chat_UnparsableToolArguments_Is400()
     {

@@ -23,7 +23,10 @@ internal static class OllamaRequestWriter
         {
             case Operation.Chat:
                 OllamaMessageWriter.WriteMessages(writer, root);
-                if (Fields.Array(root, "tools") is { } tools && tools.GetArrayLength() > 0)
+                // Ollama has no tool_choice. "none" is a promise that no tool is called, kept by not offering the tools;
+                // the other choices ("auto", "required", one named function) go as the tools alone.
+                if (Fields.Array(root, "tools") is { } tools && tools.GetArrayLength() > 0
+                    && !(root.TryGetProperty("tool_choice", out var choice) && choice.ValueKind == JsonValueKind.String && choice.ValueEquals("none")))
                 {
                     writer.WritePropertyName("tools");
                     tools.WriteTo(writer);
