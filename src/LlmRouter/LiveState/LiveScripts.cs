@@ -166,8 +166,13 @@ internal static class LiveScripts
             load(KEYS[ko + 2], KEYS[ko + 3], KEYS[ko + 4], KEYS[ko + 5], KEYS[ko + 6])
             if value[KEYS[ko + 6]] <= now then return {'seed', 0, 0, -1, -1, 0, 0} end
             local nextmin = tonumber(ARGV[ao + 16]) - now
-            if rpm >= 0 and value[KEYS[ko + 2]] >= rpm then return {'rate', 0, nextmin, 0, -1, 0, 0} end
-            if tpm >= 0 and value[KEYS[ko + 3]] + reserve > tpm then return {'rate', 0, nextmin, -1, 0, 0, 0} end
+            -- Refused by one limit, the reply tells what is left of the other (for the x-ratelimit-remaining-* headers).
+            if rpm >= 0 and value[KEYS[ko + 2]] >= rpm then
+              return {'rate', 0, nextmin, 0, tpm >= 0 and math.max(0, tpm - value[KEYS[ko + 3]]) or -1, 0, 0}
+            end
+            if tpm >= 0 and value[KEYS[ko + 3]] + reserve > tpm then
+              return {'rate', 0, nextmin, rpm >= 0 and math.max(0, rpm - value[KEYS[ko + 2]]) or -1, 0, 0, 0}
+            end
             if par >= 0 and live(KEYS[ko + 1], after) >= par then return {'kpar', 0, 1000, -1, -1, 0, 0} end
             if quota >= 0 and value[KEYS[ko + 4]] + reserve > quota then return {'quota', 0, 0, -1, -1, 0, 0} end
             if budget >= 0 and value[KEYS[ko + 5]] + reservem > budget then return {'quota', 0, 0, -1, -1, 0, 0} end

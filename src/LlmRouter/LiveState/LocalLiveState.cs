@@ -100,10 +100,21 @@ internal sealed class LocalLiveState(ILogger<LocalLiveState>? logger = null) : I
         // A process that just started knows nothing of the key's usage: seed from recorded usage first.
         if (!(_seededUntil.TryGetValue(LiveKeys.KeySeeded(key.KeyId, key.QuotaBucket), out var until) && until > now))
             return new AdmissionResult { Status = AdmissionStatus.KeyNeedsSeed };
-        if (key.RpmLimit is { } rpm && Counter(LiveKeys.KeyRequests(key.KeyId, minute)) >= rpm)
-            return new AdmissionResult { Status = AdmissionStatus.KeyRateLimited, RetryAt = TimeBuckets.NextMinute(now), RemainingRequests = 0 };
-        if (key.TpmLimit is { } tpm && Counter(LiveKeys.KeyTokens(key.KeyId, minute)) + key.ReserveTokens > tpm)
-            return new AdmissionResult { Status = AdmissionStatus.KeyRateLimited, RetryAt = TimeBuckets.NextMinute(now), RemainingTokens = 0 };
+        // Refused by one limit, the result tells what is left of the other (for the x-ratelimit-remaining-* headers).
+        var requests = Counter(LiveKeys.KeyRequests(key.KeyId, minute));
+        var tokens = Counter(LiveKeys.KeyTokens(key.KeyId, minute));
+        if (key.RpmLimit is { } rpm && requests >= rpm)
+            return new AdmissionResult
+            {
+                Status = AdmissionStatus.KeyRateLimited, RetryAt = TimeBuckets.NextMinute(now), RemainingRequests = 0,
+                RemainingTokens = key.TpmLimit is { } limit ? Math.Max(0, limit - tokens) : null,
+            };
+        if (key.TpmLimit is { } tpm && tokens + key.ReserveTokens > tpm)
+            return new AdmissionResult
+            {
+                Status = AdmissionStatus.KeyRateLimited, RetryAt = TimeBuckets.NextMinute(now), RemainingTokens = 0,
+                RemainingRequests = key.RpmLimit is { } limit ? Math.Max(0, limit - requests) : null,
+            };
         if (key.MaxParallel is { } parallel && Count(LiveKeys.KeyLeases(key.KeyId), now) >= parallel)
             return new AdmissionResult { Status = AdmissionStatus.KeyParallelLimited, RetryAt = now.AddSeconds(1) };
         if (key.QuotaLimit is { } quota && Counter(LiveKeys.KeyQuota(key.KeyId, key.QuotaBucket)) + key.ReserveTokens > quota)

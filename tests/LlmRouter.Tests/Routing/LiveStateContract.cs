@@ -240,6 +240,23 @@ public abstract class LiveStateContract
         Assert.Equal(AdmissionStatus.KeyQuotaExceeded, (await AdmitOnceAsync(deployments, key: key)).Status);
     }
 
+    [Fact]
+    public async Task RateLimited_TellsWhatIsLeftOfTheOtherLimit()
+    {
+        var deployments = new[] { Dep(Id("a")) };
+        var byRequests = new KeyAdmission { KeyId = Guid.NewGuid(), RpmLimit = 1, TpmLimit = 1000, ReserveTokens = 10 };
+        var byTokens = new KeyAdmission { KeyId = Guid.NewGuid(), RpmLimit = 100, TpmLimit = 15, ReserveTokens = 10 };
+        await AdmitAsync(deployments, key: byRequests);
+        await AdmitAsync(deployments, key: byTokens);
+
+        // The x-ratelimit-remaining-* headers of the 429: the limit it hit at 0, the other as it stands (not as if unused).
+        var requests = await AdmitOnceAsync(deployments, key: byRequests);
+        var tokens = await AdmitOnceAsync(deployments, key: byTokens);
+
+        Assert.Equal((AdmissionStatus.KeyRateLimited, 0L, 990L), (requests.Status, requests.RemainingRequests, requests.RemainingTokens));
+        Assert.Equal((AdmissionStatus.KeyRateLimited, 99L, 0L), (tokens.Status, tokens.RemainingRequests, tokens.RemainingTokens));
+    }
+
     /// <summary>Ids unique per test run, so tests sharing one Redis never see each other's state.</summary>
     private protected string Id(string name) => $"{name}-{_run}";
 
