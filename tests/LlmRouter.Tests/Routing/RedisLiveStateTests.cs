@@ -501,22 +501,14 @@ public sealed class RedisLiveStateTests : LiveStateContract, IClassFixture<Redis
         var key = new KeyAdmission { KeyId = Guid.NewGuid(), RpmLimit = 100, ReserveTokens = 10 };
         var first = await Admit(state, only, key);
         Assert.True(first.Lease!.Shared);
-        await state.SettleAsync(new SettleRequest
-        {
-            Lease = first.Lease, KeyHold = first.KeyHold, Now = Clock.GetUtcNow(), AllowedFails = 3,
-            FailureWindow = TimeSpan.FromMinutes(1), CooldownTime = TimeSpan.FromSeconds(30),
-        });
+        await SettleDoneAsync(state, first);
 
         // Frozen past the call timeout: the request counts locally, while its admission waits in Redis's socket.
         Assert.False((await server.WhileFrozenAsync(() => Admit(state, only, key))).Lease!.Shared);
 
         // Redis runs the admission on waking and answers late. Kept, it would hold a lease no request uses and count a
         // request the key never made: both are given back, and only the first request stays counted.
-        var minute = TimeBuckets.Minute(Clock.GetUtcNow());
-        await EventuallyAsync(async () => connection.Database is { } db
-            && await db.SortedSetLengthAsync(LiveKeys.DeploymentLeases(only[0].Id)) == 0
-            && (long)await db.StringGetAsync(LiveKeys.KeyRequests(key.KeyId, minute)) == 1,
-            "the late admission's lease and request count to be given back");
+        await OnlyTheFirstStaysCountedAsync(connection, only[0], key, "the late admission's lease and request count to be given back");
     }
 
     [Fact]
@@ -529,11 +521,7 @@ public sealed class RedisLiveStateTests : LiveStateContract, IClassFixture<Redis
         var only = new[] { Dep(Id("late-spares")) };
         var key = new KeyAdmission { KeyId = Guid.NewGuid(), RpmLimit = 100, ReserveTokens = 10 };
         var first = await Admit(state, only, key);
-        await state.SettleAsync(new SettleRequest
-        {
-            Lease = first.Lease, KeyHold = first.KeyHold, Now = Clock.GetUtcNow(), AllowedFails = 3,
-            FailureWindow = TimeSpan.FromMinutes(1), CooldownTime = TimeSpan.FromSeconds(30),
-        });
+        await SettleDoneAsync(state, first);
         // Five spares taken together: one admission's arguments and four more ids in the same call.
         var lead = new AdmissionRequest
         {
@@ -556,11 +544,22 @@ public sealed class RedisLiveStateTests : LiveStateContract, IClassFixture<Redis
 
         // Redis admits all five on waking and answers late: each lease and each request count is given back, and only
         // the first request stays counted.
+        await OnlyTheFirstStaysCountedAsync(connection, only[0], key, "every late spare's lease and request count to be given back");
+    }
+
+    private Task SettleDoneAsync(RedisLiveState state, AdmissionResult admitted) => state.SettleAsync(new SettleRequest
+    {
+        Lease = admitted.Lease, KeyHold = admitted.KeyHold, Now = Clock.GetUtcNow(), AllowedFails = 3,
+        FailureWindow = TimeSpan.FromMinutes(1), CooldownTime = TimeSpan.FromSeconds(30),
+    });
+
+    /// <summary>What Redis admitted late is given back: no lease left on the deployment, and the key counts its first request only.</summary>
+    private Task OnlyTheFirstStaysCountedAsync(RedisConnection connection, Deployment deployment, KeyAdmission key, string what)
+    {
         var minute = TimeBuckets.Minute(Clock.GetUtcNow());
-        await EventuallyAsync(async () => connection.Database is { } db
-            && await db.SortedSetLengthAsync(LiveKeys.DeploymentLeases(only[0].Id)) == 0
-            && (long)await db.StringGetAsync(LiveKeys.KeyRequests(key.KeyId, minute)) == 1,
-            "every late spare's lease and request count to be given back");
+        return EventuallyAsync(async () => connection.Database is { } db
+            && await db.SortedSetLengthAsync(LiveKeys.DeploymentLeases(deployment.Id)) == 0
+            && (long)await db.StringGetAsync(LiveKeys.KeyRequests(key.KeyId, minute)) == 1, what);
     }
 
     [Fact]
