@@ -11,19 +11,19 @@ internal static partial class ServerRun
     /// <summary>The host's category: it logs a failed start itself, at <see cref="LogLevel.Error"/>, before rethrowing.</summary>
     private const string HostCategory = "Microsoft.Extensions.Hosting.Internal.Host";
 
-    private static volatile bool s_starting;
+    private static volatile bool _starting;
 
     /// <summary>
     /// Keeps the host's own errors out of the log while the server starts (<see cref="RunAsync"/> reports a failed
     /// start); the rest of what the host logs from Information up, as for every other category.
     /// </summary>
     public static void QuietHostStartErrors(ILoggingBuilder logging) =>
-        logging.AddFilter(HostCategory, level => level >= LogLevel.Information && !(s_starting && level >= LogLevel.Error));
+        logging.AddFilter(HostCategory, level => level >= LogLevel.Information && !(_starting && level >= LogLevel.Error));
 
     /// <param name="urls">Where the server listens, for the error line when it cannot.</param>
     public static async Task<int> RunAsync(WebApplication app, string urls)
     {
-        s_starting = true;
+        _starting = true;
         try
         {
             await app.StartAsync();
@@ -43,7 +43,7 @@ internal static partial class ServerRun
         }
         finally
         {
-            s_starting = false;
+            _starting = false;
         }
         await app.WaitForShutdownAsync();
         return 0;
