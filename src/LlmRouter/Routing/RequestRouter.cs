@@ -22,6 +22,9 @@ internal sealed class RequestRouter
     private static readonly ResiliencePropertyKey<TimeSpan> FirstByteTimeout = new("llmrouter.first-byte-timeout");
     private static readonly ResiliencePropertyKey<DateTimeOffset> Deadline = new("llmrouter.deadline");
 
+    /// <summary>The longest a request waits for a cooling deployment to return; further off, it gets 503 and Retry-After.</summary>
+    private static readonly TimeSpan MaxCooldownWait = TimeSpan.FromSeconds(1);
+
     private readonly ModelCatalog _catalog;
     private readonly IDeploymentAvailability _availability;
     private readonly CandidateOrder _order;
@@ -232,11 +235,13 @@ internal sealed class RequestRouter
                     state.LastAdmission = result;
                     return result;
                 case AdmissionStatus.CoolingDown:
-                    // With somewhere else to go, go; otherwise wait for the earliest deployment to come back.
+                    // With somewhere else to go, go; otherwise wait for the earliest deployment to come back if that is a
+                    // moment away. A longer wait would hold the client (Open WebUI sets no timeout) for what Retry-After
+                    // says as well, and a client that retries does so at once when it is told.
                     if (state.GroupIndex < state.GroupCount)
                         throw new ApiErrorException(ApiError.Overloaded($"Every deployment of '{state.Group}' is cooling down.", RetryAfter(result.RetryAt)));
                     var until = result.RetryAt ?? _time.GetUtcNow().AddSeconds(1);
-                    if (until > deadline)
+                    if (until > deadline || until - _time.GetUtcNow() > MaxCooldownWait)
                         throw new ApiErrorException(ApiError.Overloaded($"Every deployment of '{state.Group}' is cooling down.", RetryAfter(result.RetryAt)));
                     var wait = until - _time.GetUtcNow();
                     if (wait > TimeSpan.Zero) await Task.Delay(wait, _time, cancellationToken);

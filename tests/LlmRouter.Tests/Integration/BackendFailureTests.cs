@@ -75,6 +75,24 @@ public sealed class BackendFailureTests(ITestOutputHelper output) : IsolatedRout
     }
 
     [Fact]
+    public async Task OnlyDeploymentCoolingDown_Returns503AtOnce_WithRetryAfterTheCooldownLeft()
+    {
+        // Held for a whole cooldown, an Open WebUI user (no client timeout) would watch a spinner for 30 s per message.
+        await using var env = await RouterEnvironment.StartSingleBackendAsync(
+            new SimulatorOptions { Models = [RouterEnvironment.ChatModel], Fault = SimFault.ErrorBefore },
+            config => config with { Router = new Dictionary<string, string> { ["allowed_fails"] = "1", ["cooldown_time"] = "30", ["num_retries"] = "0" } });
+        using (var failed = await env.Router.Http.SendAsync(Requests.Post("v1/chat/completions", Requests.Chat("chat", "hello"))))
+            await OpenAiErrorAssert.IsErrorAsync(failed, HttpStatusCode.BadGateway, code: "backend_error");
+        var clock = System.Diagnostics.Stopwatch.StartNew();
+
+        using var cooling = await env.Router.Http.SendAsync(Requests.Post("v1/chat/completions", Requests.Chat("chat", "hello")));
+
+        await OpenAiErrorAssert.IsErrorAsync(cooling, HttpStatusCode.ServiceUnavailable, code: "overloaded");
+        Assert.True(clock.Elapsed < TimeSpan.FromSeconds(15), $"Answered after {clock.Elapsed.TotalSeconds:0.0} s, not at once.");
+        Assert.InRange(cooling.Headers.RetryAfter?.Delta ?? TimeSpan.Zero, TimeSpan.FromSeconds(10), TimeSpan.FromSeconds(30));
+    }
+
+    [Fact]
     public async Task BackendBusy_IsNoFailure_TheDeploymentIsNotCooledDown()
     {
         // One deployment, and a cooldown after a single failure that would outlast the test: a busy answer (Ollama's
