@@ -141,7 +141,7 @@ internal static class OllamaRequestWriter
                 return;
             default:
                 throw new ApiErrorException(ApiError.InvalidRequest(
-                    $"Invalid value for 'reasoning_effort': '{effort}'. Supported: none, minimal, low, medium, high.", "reasoning_effort"));
+                    $"Invalid value for 'reasoning_effort': '{effort}'. Supported: none, minimal, low, medium, high, xhigh, max.", "reasoning_effort"));
         }
     }
 
