@@ -11,7 +11,8 @@ internal sealed class UnmatchedRoutes(EndpointDataSource endpoints)
 {
     private readonly Lazy<(TemplateMatcher Matcher, IReadOnlyList<string> Methods)[]> _routes = new(() => endpoints.Endpoints
         .OfType<RouteEndpoint>()
-        .Where(e => e.Metadata.GetMetadata<IHttpMethodMetadata>() is { HttpMethods.Count: > 0 } && !e.RoutePattern.RawText!.Contains("{*", StringComparison.Ordinal))
+        .Where(e => e.Metadata.GetMetadata<IHttpMethodMetadata>() is { HttpMethods.Count: > 0 }
+            && e.RoutePattern.RawText is { } pattern && !pattern.Contains("{*", StringComparison.Ordinal))
         .Select(e => (new TemplateMatcher(new RouteTemplate(e.RoutePattern), new RouteValueDictionary()), e.Metadata.GetMetadata<IHttpMethodMetadata>()!.HttpMethods))
         .ToArray());
 
