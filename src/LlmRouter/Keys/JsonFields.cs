@@ -92,7 +92,16 @@ internal static class JsonFields
             case JsonValueKind.Object:
                 foreach (var property in value.EnumerateObject())
                 {
-                    if (property.Name.Contains('\0', StringComparison.Ordinal) || !IsWellFormed(property.Name))
+                    string name;
+                    try
+                    {
+                        name = property.Name;
+                    }
+                    catch (InvalidOperationException)
+                    {
+                        throw Invalid(field, $"'{field}' must hold valid Unicode text without NUL characters.");
+                    }
+                    if (name.Contains('\0', StringComparison.Ordinal) || !IsWellFormed(name))
                         throw Invalid(field, $"'{field}' must hold valid Unicode text without NUL characters.");
                     CheckTexts(property.Value, field);
                 }
