@@ -63,12 +63,18 @@ internal static class JsonFields
     /// A JSON string as text Postgres can store: not a lone half of a surrogate pair (which .NET cannot read as text)
     /// and no NUL character (which Postgres refuses in text and jsonb).
     /// </summary>
-    private static string Text(JsonElement value, string field)
+    private static string Text(JsonElement value, string field) => Storable(value, static v => v.GetString()!, field);
+
+    /// <summary>
+    /// Text read from JSON (a string value or a property name), as Postgres can store it. System.Text.Json refuses to
+    /// read an escaped lone surrogate as text, so that check is the read itself.
+    /// </summary>
+    private static string Storable<T>(T source, Func<T, string> read, string field)
     {
         string text;
         try
         {
-            text = value.GetString()!;
+            text = read(source);
         }
         catch (InvalidOperationException)
         {
@@ -92,31 +98,11 @@ internal static class JsonFields
             case JsonValueKind.Object:
                 foreach (var property in value.EnumerateObject())
                 {
-                    string name;
-                    try
-                    {
-                        name = property.Name;
-                    }
-                    catch (InvalidOperationException)
-                    {
-                        throw Invalid(field, $"'{field}' must hold valid Unicode text without NUL characters.");
-                    }
-                    if (name.Contains('\0', StringComparison.Ordinal) || !IsWellFormed(name))
-                        throw Invalid(field, $"'{field}' must hold valid Unicode text without NUL characters.");
+                    Storable(property, static p => p.Name, field);
                     CheckTexts(property.Value, field);
                 }
                 break;
         }
-    }
-
-    private static bool IsWellFormed(string text)
-    {
-        for (var i = 0; i < text.Length; i++)
-        {
-            if (char.IsHighSurrogate(text[i]) && i + 1 < text.Length && char.IsLowSurrogate(text[i + 1])) i++;
-            else if (char.IsSurrogate(text[i])) return false;
-        }
-        return true;
     }
 
     /// <summary><c>"30s"</c>, <c>"1h"</c>, <c>"30d"</c> (LiteLLM's form) or a whole number of seconds; null = none.</summary>

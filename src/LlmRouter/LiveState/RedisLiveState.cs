@@ -43,6 +43,7 @@ internal sealed partial class RedisLiveState : ILiveState, IDisposable
     private readonly TimeProvider _time;
     /// <summary>Keys (and their quota period) admitted with process-local counts while Redis was away or stuck.</summary>
     private readonly ConcurrentDictionary<(Guid KeyId, string Bucket), byte> _countedLocally = new();
+    /// <summary>Kept beside the dictionary because every admission reads it, and an empty ConcurrentDictionary's Count and IsEmpty take all its locks.</summary>
     private int _countedLocallyCount;
     private int _reconciling;
     private long _roundTrips;

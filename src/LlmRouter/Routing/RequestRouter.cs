@@ -238,13 +238,11 @@ internal sealed class RequestRouter
                     // With somewhere else to go, go; otherwise wait for the earliest deployment to come back if that is a
                     // moment away. A longer wait would hold the client (Open WebUI sets no timeout) for what Retry-After
                     // says as well, and a client that retries does so at once when it is told.
-                    if (state.GroupIndex < state.GroupCount)
+                    var now = _time.GetUtcNow();
+                    var until = result.RetryAt ?? now.AddSeconds(1);
+                    if (state.GroupIndex < state.GroupCount || until > deadline || until - now > MaxCooldownWait)
                         throw new ApiErrorException(ApiError.Overloaded($"Every deployment of '{state.Group}' is cooling down.", RetryAfter(result.RetryAt)));
-                    var until = result.RetryAt ?? _time.GetUtcNow().AddSeconds(1);
-                    if (until > deadline || until - _time.GetUtcNow() > MaxCooldownWait)
-                        throw new ApiErrorException(ApiError.Overloaded($"Every deployment of '{state.Group}' is cooling down.", RetryAfter(result.RetryAt)));
-                    var wait = until - _time.GetUtcNow();
-                    if (wait > TimeSpan.Zero) await Task.Delay(wait, _time, cancellationToken);
+                    if (until > now) await Task.Delay(until - now, _time, cancellationToken);
                     continue;
                 case AdmissionStatus.KeyRateLimited:
                     throw new ApiErrorException(ApiError.RateLimited(

@@ -117,6 +117,8 @@ public sealed partial class AdminKeysApiTests(PostgresFixture fixture) : IClassF
     [InlineData("""{"metadata": {"team": "a\u0000b"}}""", "metadata")]
     [InlineData("""{"metadata": {"x": ["\udc00"]}}""", "metadata")]
     [InlineData("""{"metadata": {"\ud800": 1, "a\u0000": 2}}""", "metadata")]
+    [InlineData("""{"metadata": {"\ud800": 1}}""", "metadata")]
+    [InlineData("""{"metadata": {"a\u0000": 1}}""", "metadata")]
     [InlineData("""{"models": ["\ud800"]}""", "models")]
     public async Task Mint_InvalidField_Returns400NamingTheField(string body, string field)
     {
