@@ -16,10 +16,9 @@ internal enum Operation
 /// A client request translated once into the backend's body, minus the model name: the bytes after
 /// <c>{"model":""</c>. Each attempt (possibly on another deployment with another model name) only prepends the name.
 /// </summary>
-internal sealed class PreparedRequest(Operation operation, bool stream, byte[] tail)
+internal sealed class PreparedRequest(Operation operation, byte[] tail)
 {
     public Operation Operation { get; } = operation;
-    public bool Stream { get; } = stream;
 
     public HttpContent ContentFor(string model) => new ModelPrefixedContent(model, tail);
 

@@ -21,12 +21,22 @@ internal sealed class GenerationHandler(CallFactory calls, RequestRouter router,
         var request = ClientRequest.Parse(operation, body.Root);
         var call = calls.Create(context, request, body.Root, RequestCaller.Of(context));
         var prepared = OllamaRequestWriter.Prepare(request with { MaxTokens = call.MaxTokens }, body.Root);
-        var deadline = time.GetUtcNow() + settings.Timeout;
+        var now = time.GetUtcNow();
+        var deadline = now + settings.Timeout;
+        var created = now.ToUnixTimeSeconds();
+        AnswerWriter NewWriter() => operation == Operation.Chat
+            ? new ChatAnswerWriter(request.Model, request.Stream, request.IncludeUsage, created)
+            : new CompletionAnswerWriter(request.Model, request.Stream, request.IncludeUsage, created);
 
+        // A non-streamed answer is read whole within its attempt, each attempt into a writer of its own: attempts run
+        // one after another, so the writer left here is the one of the attempt that succeeded.
+        AnswerWriter? writer = null;
         Routed<IGenerationStream> routed;
         try
         {
-            routed = await router.RouteAsync(call, (backend, deployment, ct) => backend.StartGenerationAsync(deployment, prepared, ct),
+            routed = await router.RouteAsync<IGenerationStream>(call, request.Stream
+                    ? (backend, deployment, ct) => backend.StartGenerationAsync(deployment, prepared, ct)
+                    : (backend, deployment, ct) => WholeAnswer.CollectAsync(backend, deployment, prepared, writer = NewWriter(), settings, time, deadline, ct),
                 deadline, context.RequestAborted);
         }
         catch (ApiErrorException e)
@@ -36,10 +46,8 @@ internal sealed class GenerationHandler(CallFactory calls, RequestRouter router,
         }
         var timeToFirstToken = time.GetElapsedTime(startedAt);
         RoutingHeaders.Apply(context, call, routed, time.GetUtcNow());
+        writer ??= NewWriter();
 
-        var writer = operation == Operation.Chat
-            ? (AnswerWriter)new ChatAnswerWriter(request.Model, request.Stream, request.IncludeUsage, time.GetUtcNow().ToUnixTimeSeconds())
-            : new CompletionAnswerWriter(request.Model, request.Stream, request.IncludeUsage, time.GetUtcNow().ToUnixTimeSeconds());
         // Once the backend has finished, the slot and the key's reservation are released with the real count before
         // the answer's last bytes go out (waited for only near a key's limit), and that is what is recorded, even if
         // those bytes no longer reach the client.

@@ -22,8 +22,17 @@ internal abstract class AnswerWriter(string model, bool stream, bool includeUsag
     protected bool Stream { get; } = stream;
     protected bool SawToolCalls { get; set; }
 
-    /// <summary>Adds a chunk's text or tool calls: as a frame when streaming, to the aggregate otherwise.</summary>
-    public abstract void WriteDelta(IBufferWriter<byte> output, GenerationChunk chunk);
+    /// <summary>Adds a chunk's text or tool calls: as a frame when streaming, to the body otherwise.</summary>
+    public void WriteDelta(IBufferWriter<byte> output, GenerationChunk chunk)
+    {
+        if (Stream) WriteDeltaFrame(output, chunk);
+        else Add(chunk);
+    }
+
+    /// <summary>Adds a chunk's text or tool calls to a non-streamed answer's body.</summary>
+    public abstract void Add(GenerationChunk chunk);
+
+    protected abstract void WriteDeltaFrame(IBufferWriter<byte> output, GenerationChunk chunk);
 
     /// <summary>Finishes the answer: final frame, usage and <c>[DONE]</c>, or the whole JSON body.</summary>
     public void WriteEnd(IBufferWriter<byte> output, GenerationChunk final)

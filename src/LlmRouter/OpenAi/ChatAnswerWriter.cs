@@ -18,13 +18,8 @@ internal sealed class ChatAnswerWriter(string model, bool stream, bool includeUs
     protected override string ObjectName => Stream ? "chat.completion.chunk" : "chat.completion";
     protected override string IdPrefix => "chatcmpl-";
 
-    public override void WriteDelta(IBufferWriter<byte> output, GenerationChunk chunk)
+    protected override void WriteDeltaFrame(IBufferWriter<byte> output, GenerationChunk chunk)
     {
-        if (!Stream)
-        {
-            Aggregate(chunk);
-            return;
-        }
         var frame = BeginFrame();
         frame.Write("\"choices\":[{\"index\":0,\"delta\":{"u8);
         var comma = false;
@@ -108,9 +103,9 @@ internal sealed class ChatAnswerWriter(string model, bool stream, bool includeUs
         output.Write("}"u8);
     }
 
-    private void Aggregate(GenerationChunk chunk)
+    public override void Add(GenerationChunk chunk)
     {
-        // A non-streamed backend answer is one final line holding all the text: written from that line, not copied first.
+        // An answer that is one final line holding all the text (a backend asked not to stream) is written from that line, not copied first.
         if (chunk.Done && _content is null && _reasoning is null)
         {
             _finalHoldsText = true;

@@ -13,16 +13,17 @@ internal sealed class CompletionAnswerWriter(string model, bool stream, bool inc
     protected override string ObjectName => "text_completion";
     protected override string IdPrefix => "cmpl-";
 
-    public override void WriteDelta(IBufferWriter<byte> output, GenerationChunk chunk)
+    public override void Add(GenerationChunk chunk)
     {
         if (chunk.ContentJson.WrittenCount == 0) return;
-        if (!Stream)
-        {
-            // A non-streamed backend answer is one final line holding all the text: written from that line, not copied first.
-            if (chunk.Done && _text is null) _finalHoldsText = true;
-            else (_text ??= new ArrayBufferWriter<byte>(1024)).Write(chunk.ContentJson.WrittenSpan);
-            return;
-        }
+        // An answer that is one final line holding all the text (a backend asked not to stream) is written from that line, not copied first.
+        if (chunk.Done && _text is null) _finalHoldsText = true;
+        else (_text ??= new ArrayBufferWriter<byte>(1024)).Write(chunk.ContentJson.WrittenSpan);
+    }
+
+    protected override void WriteDeltaFrame(IBufferWriter<byte> output, GenerationChunk chunk)
+    {
+        if (chunk.ContentJson.WrittenCount == 0) return;
         var frame = BeginFrame();
         frame.Write("\"choices\":[{\"text\":"u8);
         WriteQuoted(frame, chunk.ContentJson.WrittenSpan);

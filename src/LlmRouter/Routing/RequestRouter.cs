@@ -80,6 +80,7 @@ internal sealed class RequestRouter
             TimeoutGenerator = args =>
             {
                 var perAttempt = args.Context.Properties.GetValue(FirstByteTimeout, TimeSpan.FromMinutes(10));
+                if (perAttempt == System.Threading.Timeout.InfiniteTimeSpan) return ValueTask.FromResult(perAttempt);
                 var left = args.Context.Properties.GetValue(Deadline, DateTimeOffset.MaxValue) - time.GetUtcNow();
                 return ValueTask.FromResult(left < perAttempt ? Max(left, TimeSpan.FromMilliseconds(1)) : perAttempt);
             },
@@ -108,8 +109,8 @@ internal sealed class RequestRouter
                 var context = ResilienceContextPool.Shared.Get(cancellationToken);
                 try
                 {
-                    var firstByte = call.Stream ? _settings.StreamTimeout ?? _settings.Timeout : Min(_settings.FirstTokenTimeout, _settings.Timeout);
-                    context.Properties.Set(FirstByteTimeout, firstByte);
+                    // A non-streamed answer's attempt bounds its own wait (first token, then each line; WholeAnswer).
+                    context.Properties.Set(FirstByteTimeout, call.Stream ? _settings.StreamTimeout ?? _settings.Timeout : System.Threading.Timeout.InfiniteTimeSpan);
                     context.Properties.Set(Deadline, deadline);
                     var value = await PipelineFor<T>().ExecuteAsync(
                         // The task as is: an async lambda here would add one more state machine to every request.
@@ -314,8 +315,6 @@ internal sealed class RequestRouter
 
     private int RetryAfter(DateTimeOffset? at) =>
         at is { } when ? Math.Max(1, (int)Math.Ceiling((when - _time.GetUtcNow()).TotalSeconds)) : 1;
-
-    private static TimeSpan Min(TimeSpan a, TimeSpan b) => a < b ? a : b;
 
     private static TimeSpan Max(TimeSpan a, TimeSpan b) => a > b ? a : b;
 

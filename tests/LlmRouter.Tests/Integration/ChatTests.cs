@@ -26,7 +26,8 @@ public sealed class ChatTests(SharedRouterFixture fixture, ITestOutputHelper out
 
         var completion = result.Value;
         Assert.NotEmpty(completion.Content);
-        Assert.False(string.IsNullOrEmpty(completion.Content[0].Text), "The completion has no text.");
+        // Ollama streams it to the router (one line per token); the client gets every token in one body.
+        Assert.Equal(SimulatorText(Tokens), completion.Content[0].Text);
         Assert.Equal(ChatFinishReason.Stop, completion.FinishReason);
         Assert.Equal(model, completion.Model);
         Assert.False(string.IsNullOrEmpty(completion.Id));
@@ -37,8 +38,13 @@ public sealed class ChatTests(SharedRouterFixture fixture, ITestOutputHelper out
         var backend = Assert.Single(await Env.GetBackendRequestsAsync());
         Assert.Equal("/api/chat", backend.Path);
         Assert.Equal(backendModel, backend.Model);
-        Assert.False(backend.Body!["stream"]!.GetValue<bool>(), "A non-streamed request must send stream:false upstream.");
+        Assert.True(backend.Body!["stream"]!.GetValue<bool>(), "Ollama is asked to stream, so an attempt can tell a slow start from a long answer.");
+        Assert.Equal(Tokens, backend.TokensSent);
     }
+
+    /// <summary>The simulator's answer of <paramref name="tokens"/> tokens: "Hello from the Ollama simulator. Hello …".</summary>
+    internal static string SimulatorText(int tokens) =>
+        string.Concat(Enumerable.Range(0, tokens).Select(i => i > 0 && i % 6 == 0 ? " Hello" : ((string[])["Hello", " from", " the", " Ollama", " simulator", "."])[i % 6]));
 
     [Theory]
     [InlineData("chat", RouterEnvironment.ChatModel)]

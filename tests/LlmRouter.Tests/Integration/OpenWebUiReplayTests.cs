@@ -41,7 +41,7 @@ public sealed class OpenWebUiReplayTests(SharedRouterFixture fixture, ITestOutpu
         Assert.Equal("stop", choice["finish_reason"]?.GetValue<string>());
 
         var sent = Assert.Single(await Env.GetBackendRequestsAsync()).Body!;
-        Assert.False(sent["stream"]!.GetValue<bool>());
+        Assert.True(sent["stream"]!.GetValue<bool>());
         Assert.Equal(50, sent["options"]?["num_predict"]?.GetValue<int>());
         Assert.Equal(0.1, sent["options"]?["temperature"]?.GetValue<double>() ?? double.NaN, 3);
     }

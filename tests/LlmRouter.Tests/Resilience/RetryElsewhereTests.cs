@@ -54,4 +54,45 @@ public sealed class RetryElsewhereTests(ITestOutputHelper output)
         Assert.Equal(failing.Received, extraAttempts);
         Assert.Equal(Requests, (await cluster.Simulators[1].Control.GetStatsAsync()).Completed);
     }
+
+    /// <summary>
+    /// A non-streamed answer that fails partway has sent the client nothing yet: it is another failed attempt, retried on
+    /// the other deployment, and the client gets that one's whole answer.
+    /// </summary>
+    [Theory]
+    [InlineData(SimFault.ErrorMid, Requests)]
+    [InlineData(SimFault.DropMid, Requests)]
+    // Each visit to the stalled one costs idle_timeout: fewer requests (all missing it is 1 in 4,096).
+    [InlineData(SimFault.HangMid, 12)]
+    public async Task NonStreamed_OneDeploymentFailingMidAnswer_ServedWholeByTheOther(string fault, int requests)
+    {
+        const int tokens = 8;
+        await using var cluster = await Cluster.StartAsync(output,
+            [new SimulatorOptions { Fault = fault, FaultAfterTokens = 3, Tokens = tokens }, new SimulatorOptions { Tokens = tokens }],
+            sims => new RouterConfig
+            {
+                Deployments =
+                [
+                    new("chat", $"ollama_chat/{RouterEnvironment.ChatModel}", sims[0].ApiBase, "failing"),
+                    new("chat", $"ollama_chat/{RouterEnvironment.ChatModel}", sims[1].ApiBase, "healthy"),
+                ],
+                Router = new Dictionary<string, string> { ["allowed_fails"] = "1000", ["idle_timeout"] = "1" },
+            });
+
+        for (var i = 0; i < requests; i++)
+        {
+            using var response = await cluster.Router.Http.SendAsync(
+                Infrastructure.Requests.Post("v1/chat/completions", Infrastructure.Requests.Chat("chat", "hello", stream: false)));
+            var body = await response.ReadJsonAsync();
+            Assert.True(response.StatusCode == HttpStatusCode.OK, $"Request {i + 1}: {(int)response.StatusCode} {body.ToJsonString()}");
+            Assert.Equal("healthy", response.Header("x-llmrouter-backend"));
+            Assert.Equal(Integration.ChatTests.SimulatorText(tokens), body["choices"]?[0]?["message"]?["content"]?.GetValue<string>());
+            Assert.Equal(tokens, body["usage"]?["completion_tokens"]?.GetValue<int>());
+        }
+
+        var failing = await cluster.Simulators[0].Control.GetStatsAsync();
+        output.WriteLine($"{failing.Received} of {requests} requests met the failing deployment first");
+        Assert.True(failing.Received > 0, "No request was ever sent to the failing deployment.");
+        Assert.Equal(requests, (await cluster.Simulators[1].Control.GetStatsAsync()).Completed);
+    }
 }

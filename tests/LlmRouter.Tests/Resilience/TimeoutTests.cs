@@ -8,7 +8,8 @@ namespace LlmRouter.Tests.Resilience;
 /// <summary>
 /// A backend that stops answering is cut off by the router's own timeouts with the right error: 504 <c>timeout</c>
 /// when nothing came in <c>first_token_timeout</c> (<c>stream_timeout</c> for a stream; after the retries), an error
-/// frame when a started stream goes quiet for <c>idle_timeout</c>.
+/// frame when a started stream goes quiet for <c>idle_timeout</c>. A non-streamed answer that has started may take as
+/// long as <c>timeout</c> allows.
 /// </summary>
 public sealed class TimeoutTests(ITestOutputHelper output)
 {
@@ -31,6 +32,29 @@ public sealed class TimeoutTests(ITestOutputHelper output)
             "the hung requests to be abandoned by the router");
         Assert.Equal(3, stats.Received);
         Assert.Equal(3, stats.Cancelled);
+    }
+
+    [Fact]
+    public async Task NonStreamed_AnswerLongerThanFirstTokenTimeout_ArrivesWhole()
+    {
+        // first_token_timeout bounds the wait for generation to start, not the whole answer: 20 tokens 100 ms apart
+        // take twice the one second given.
+        await using var cluster = await Cluster.StartAsync(output,
+            [new SimulatorOptions { Tokens = 20, TokenIntervalMs = 100 }],
+            sims => new RouterConfig
+            {
+                Deployments = [new("chat", $"ollama_chat/{RouterEnvironment.ChatModel}", sims[0].ApiBase, "sim-a")],
+                Router = new Dictionary<string, string> { ["first_token_timeout"] = "1", ["num_retries"] = "0" },
+            });
+        var clock = Stopwatch.StartNew();
+
+        using var response = await SendAsync(cluster, stream: false);
+
+        var body = await response.ReadJsonAsync();
+        Assert.True(response.StatusCode == HttpStatusCode.OK, $"{(int)response.StatusCode} {body.ToJsonString()}");
+        Assert.True(clock.Elapsed >= TimeSpan.FromSeconds(1.9), $"Answered after {clock.Elapsed.TotalSeconds:0.0} s.");
+        Assert.Equal(Integration.ChatTests.SimulatorText(20), body["choices"]?[0]?["message"]?["content"]?.GetValue<string>());
+        Assert.Equal(1, (await cluster.Simulators[0].Control.GetStatsAsync()).Received);
     }
 
     [Fact]

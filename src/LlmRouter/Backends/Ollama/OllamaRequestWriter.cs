@@ -47,7 +47,9 @@ internal static class OllamaRequestWriter
         if (request.Operation != Operation.Embedding)
         {
             WriteOptions(writer, root, request.MaxTokens);
-            writer.WriteBoolean("stream", request.Stream);
+            // Streamed from Ollama even when the client wants one JSON body: the first token then shows when generation
+            // has started (a whole answer would arrive only at its end), and the router assembles the body (WholeAnswer).
+            writer.WriteBoolean("stream", true);
         }
         if (Fields.TryGet(root, "keep_alive", out var keepAlive))
         {
@@ -55,7 +57,7 @@ internal static class OllamaRequestWriter
             keepAlive.WriteTo(writer);
         }
         writer.WriteEndObject();
-        return new PreparedRequest(request.Operation, request.Stream, scratch.Written[ModelPlaceholderLength..].ToArray());
+        return new PreparedRequest(request.Operation, scratch.Written[ModelPlaceholderLength..].ToArray());
     }
 
     private static void WriteOptions(Utf8JsonWriter writer, JsonElement root, long? maxTokens)

@@ -1,0 +1,67 @@
+using System.Text.Json;
+using LlmRouter.Backends;
+using LlmRouter.Configuration;
+using LlmRouter.OpenAi;
+
+namespace LlmRouter.Streaming;
+
+/// <summary>
+/// A non-streamed answer, read to its end inside its attempt. Ollama streams it (see OllamaRequestWriter), so one attempt
+/// waits <c>first_token_timeout</c> for generation to start and <c>idle_timeout</c> between lines, however long the whole
+/// answer takes; and since the client has been sent nothing yet, an answer that fails partway is a failed attempt, tried
+/// again elsewhere like any other.
+/// </summary>
+internal static class WholeAnswer
+{
+    /// <summary>
+    /// Returns the answer positioned on its final line, everything before it added to <paramref name="writer"/> (which must
+    /// be this attempt's own). Failures are <see cref="BackendFailureException"/>s; a client that left is an
+    /// <see cref="OperationCanceledException"/> of <paramref name="cancellationToken"/>.
+    /// </summary>
+    public static async Task<IGenerationStream> CollectAsync(IModelBackend backend, Deployment deployment, PreparedRequest request,
+        AnswerWriter writer, RouterSettings settings, TimeProvider time, DateTimeOffset deadline, CancellationToken cancellationToken)
+    {
+        using var timer = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
+        timer.CancelAfter(Within(settings.FirstTokenTimeout, deadline, time));
+        IGenerationStream? answer = null;
+        try
+        {
+            answer = await backend.StartGenerationAsync(deployment, request, timer.Token);
+            while (true)
+            {
+                var chunk = answer.Current;
+                if (chunk.Error is { } error)
+                    throw new BackendFailureException(FailureKind.Unavailable, $"Backend {deployment.Id} failed mid-answer: {error}");
+                // The final line is left for the relay, which adds it and writes the body.
+                if (chunk.Done) return answer;
+                if (chunk.HasDelta) writer.Add(chunk);
+                timer.CancelAfter(Within(settings.IdleTimeout, deadline, time));
+                if (!await answer.MoveNextAsync(timer.Token))
+                    throw new BackendFailureException(FailureKind.BadAnswer, $"Backend {deployment.Id} ended the answer before it was complete.");
+            }
+        }
+        catch (Exception e)
+        {
+            if (answer is not null) await answer.DisposeAsync();
+            var failure = e switch
+            {
+                OperationCanceledException when !cancellationToken.IsCancellationRequested => new BackendFailureException(FailureKind.Timeout,
+                    answer is null
+                        ? $"Backend {deployment.Id} sent no first token within first_token_timeout or the call's timeout."
+                        : $"Backend {deployment.Id} stopped sending: no chunk within idle_timeout or the call's timeout.", e),
+                HttpRequestException or IOException => new BackendFailureException(FailureKind.Unavailable,
+                    $"Backend {deployment.Id} dropped the connection mid-answer.", e),
+                JsonException => new BackendFailureException(FailureKind.BadAnswer, $"Backend {deployment.Id} sent a line that is not valid JSON.", e),
+                _ => null,
+            };
+            if (failure is null) throw;
+            throw failure;
+        }
+    }
+
+    private static TimeSpan Within(TimeSpan limit, DateTimeOffset deadline, TimeProvider time)
+    {
+        var left = deadline - time.GetUtcNow();
+        return left < limit ? (left > TimeSpan.Zero ? left : TimeSpan.FromMilliseconds(1)) : limit;
+    }
+}
