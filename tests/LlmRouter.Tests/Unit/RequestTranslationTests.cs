@@ -158,6 +158,17 @@ public sealed class RequestTranslationTests
         Assert.False(Translate("""{"model":"c","messages":[{"role":"user","content":"x"}],"reasoning_effort":"none"}""").GetProperty("think").GetBoolean());
     }
 
+    [Fact]
+    public void Chat_OllamasOwnThink_PassesOn_ReasoningEffortWins()
+    {
+        Assert.False(Translate("""{"model":"c","messages":[{"role":"user","content":"x"}],"think":false}""").GetProperty("think").GetBoolean());
+        Assert.Equal("medium", Translate("""{"model":"c","messages":[{"role":"user","content":"x"}],"think":"medium"}""").GetProperty("think").GetString());
+        Assert.Equal("low", Translate("""{"model":"c","messages":[{"role":"user","content":"x"}],"think":true,"reasoning_effort":"low"}""").GetProperty("think").GetString());
+        Assert.False(Translate("""{"model":"c","messages":[{"role":"user","content":"x"}]}""").TryGetProperty("think", out _));
+        Assert.Equal("think", Rejects("""{"model":"c","messages":[{"role":"user","content":"x"}],"think":"lots"}""").Param);
+        Assert.Equal("think", Rejects("""{"model":"c","messages":[{"role":"user","content":"x"}],"think":1}""").Param);
+    }
+
     [Theory]
     [InlineData("""{"messages":[{"role":"user","content":"x"}]}""", "model")]
     [InlineData("""{"model":"c"}""", "messages")]

@@ -128,6 +128,7 @@ internal static class OllamaRequestWriter
         switch (effort)
         {
             case null:
+                WriteOllamaThink(writer, root);
                 return;
             case "none":
                 writer.WriteBoolean("think", false);
@@ -145,6 +146,20 @@ internal static class OllamaRequestWriter
                 throw new ApiErrorException(ApiError.InvalidRequest(
                     $"Invalid value for 'reasoning_effort': '{effort}'. Supported: none, minimal, low, medium, high, xhigh, max.", "reasoning_effort"));
         }
+    }
+
+    /// <summary>Ollama's own <c>think</c> at the top level (as its native API takes it), when no reasoning effort is given.</summary>
+    private static void WriteOllamaThink(Utf8JsonWriter writer, JsonElement root)
+    {
+        if (!Fields.TryGet(root, "think", out var think)) return;
+        if (think.ValueKind is JsonValueKind.True or JsonValueKind.False
+            || (think.ValueKind == JsonValueKind.String && think.GetString() is "low" or "medium" or "high" or "max"))
+        {
+            writer.WritePropertyName("think");
+            think.WriteTo(writer);
+            return;
+        }
+        throw new ApiErrorException(ApiError.InvalidRequest("Invalid value for 'think': must be true, false, \"low\", \"medium\", \"high\" or \"max\".", "think"));
     }
 
     private static string CompletionPrompt(JsonElement root)
