@@ -12,6 +12,10 @@ internal sealed class GenerationChunk
     public ArrayBufferWriter<byte> ContentJson { get; } = new(256);
     public ArrayBufferWriter<byte> ReasoningJson { get; } = new(64);
     public List<ToolCall> ToolCalls { get; } = [];
+    /// <summary>The line's <c>logprobs</c> array as sent (only when the request asked for them); empty otherwise.</summary>
+    public ArrayBufferWriter<byte> LogprobsJson => _logprobs ??= new(256);
+    private ArrayBufferWriter<byte>? _logprobs;
+    public bool HasLogprobs => _logprobs is { WrittenCount: > 0 };
     public bool Done { get; set; }
     public string? DoneReason { get; set; }
     public int PromptTokens { get; set; }
@@ -19,13 +23,14 @@ internal sealed class GenerationChunk
     /// <summary>An error the backend reported inside its answer.</summary>
     public string? Error { get; set; }
 
-    public bool HasDelta => ContentJson.WrittenCount > 0 || ReasoningJson.WrittenCount > 0 || ToolCalls.Count > 0;
+    public bool HasDelta => ContentJson.WrittenCount > 0 || ReasoningJson.WrittenCount > 0 || ToolCalls.Count > 0 || HasLogprobs;
 
     public void Reset()
     {
         ContentJson.ResetWrittenCount();
         ReasoningJson.ResetWrittenCount();
         ToolCalls.Clear();
+        _logprobs?.ResetWrittenCount();
         Done = false;
         DoneReason = null;
         PromptTokens = 0;

@@ -14,6 +14,8 @@ internal sealed class ChatAnswerWriter(string model, bool stream, bool includeUs
     private ArrayBufferWriter<byte>? _reasoning;
     private bool _finalHoldsText;
     private List<(int Index, ToolCall Call)>? _toolCalls;
+    /// <summary>The elements of every line's logprobs array, comma-joined; null until a line has some.</summary>
+    private ArrayBufferWriter<byte>? _logprobs;
 
     protected override string ObjectName => Stream ? "chat.completion.chunk" : "chat.completion";
     protected override string IdPrefix => "chatcmpl-";
@@ -55,8 +57,23 @@ internal sealed class ChatAnswerWriter(string model, bool stream, bool includeUs
             }
             SawToolCalls = true;
         }
-        frame.Write("},\"logprobs\":null,\"finish_reason\":null}]}"u8);
+        frame.Write("},\"logprobs\":"u8);
+        WriteLogprobs(frame, chunk.HasLogprobs ? chunk.LogprobsJson.WrittenSpan[1..^1] : default, chunk.HasLogprobs);
+        frame.Write(",\"finish_reason\":null}]}"u8);
         EndFrame(output);
+    }
+
+    /// <summary><c>{"content":[…]}</c> around the elements of Ollama's logprobs arrays, or <c>null</c>.</summary>
+    private static void WriteLogprobs(IBufferWriter<byte> output, ReadOnlySpan<byte> elements, bool any)
+    {
+        if (!any)
+        {
+            output.Write("null"u8);
+            return;
+        }
+        output.Write("{\"content\":["u8);
+        output.Write(elements);
+        output.Write("]}"u8);
     }
 
     protected override void WriteFinishFrame(IBufferWriter<byte> output, string finishReason)
@@ -96,7 +113,9 @@ internal sealed class ChatAnswerWriter(string model, bool stream, bool includeUs
             foreach (var (index, call) in _toolCalls) WriteToolCall(writer, index, call);
             writer.WriteEndArray();
         }
-        output.Write("},\"logprobs\":null,\"finish_reason\":"u8);
+        output.Write("},\"logprobs\":"u8);
+        WriteLogprobs(output, _logprobs is not null ? _logprobs.WrittenSpan : default, _logprobs is not null);
+        output.Write(",\"finish_reason\":"u8);
         WriteFinishReason(output, finishReason);
         output.Write("}],"u8);
         WriteUsage(output, final);
@@ -119,6 +138,15 @@ internal sealed class ChatAnswerWriter(string model, bool stream, bool includeUs
         {
             (_toolCalls ??= []).Add((_toolIndex++, call));
             SawToolCalls = true;
+        }
+        if (chunk.HasLogprobs)
+        {
+            var elements = chunk.LogprobsJson.WrittenSpan[1..^1].Trim(" \t\r\n"u8);
+            if (elements.Length > 0)
+            {
+                if (_logprobs is { WrittenCount: > 0 }) _logprobs.Write(","u8);
+                (_logprobs ??= new ArrayBufferWriter<byte>(1024)).Write(elements);
+            }
         }
     }
 

@@ -46,6 +46,53 @@ public sealed class ChatTests(SharedRouterFixture fixture, ITestOutputHelper out
     internal static string SimulatorText(int tokens) =>
         string.Concat(Enumerable.Range(0, tokens).Select(i => i > 0 && i % 6 == 0 ? " Hello" : ((string[])["Hello", " from", " the", " Ollama", " simulator", "."])[i % 6]));
 
+    [Fact]
+    public async Task Chat_LogProbabilities_ArriveWithEveryToken_StreamedAndNot()
+    {
+        await Env.ConfigureSimulatorsAsync(new SimConfig { Tokens = Tokens });
+        var chat = Env.CreateOpenAIClient().GetChatClient("chat");
+        var options = new ChatCompletionOptions { IncludeLogProbabilities = true, TopLogProbabilityCount = 2 };
+
+        var whole = (await chat.CompleteChatAsync([new UserChatMessage(Prompt)], options)).Value;
+        var streamed = new List<ChatTokenLogProbabilityDetails>();
+        await foreach (var update in chat.CompleteChatStreamingAsync([new UserChatMessage(Prompt)], options))
+        {
+            streamed.AddRange(update.ContentTokenLogProbabilities);
+        }
+
+        foreach (var tokens in new[] { whole.ContentTokenLogProbabilities, streamed })
+        {
+            // One per token, in order, each spelling its token and carrying the two alternatives asked for.
+            Assert.Equal(SimulatorText(Tokens), string.Concat(tokens.Select(t => t.Token)));
+            Assert.All(tokens, t =>
+            {
+                Assert.True(t.LogProbability < 0, $"logprob {t.LogProbability}");
+                Assert.Equal(t.Token, System.Text.Encoding.UTF8.GetString(t.Utf8Bytes!.Value.Span));
+                Assert.Equal(2, t.TopLogProbabilities.Count);
+                Assert.Equal(t.Token, t.TopLogProbabilities[0].Token);
+            });
+        }
+        var sent = await Env.GetBackendRequestsAsync();
+        Assert.All(sent, r =>
+        {
+            Assert.True(r.Body!["logprobs"]!.GetValue<bool>());
+            Assert.Equal(2, r.Body["top_logprobs"]!.GetValue<int>());
+        });
+    }
+
+    [Fact]
+    public async Task Chat_WithoutLogProbabilities_AnswersCarryNull()
+    {
+        await Env.ConfigureSimulatorsAsync(new SimConfig { Tokens = Tokens });
+
+        using var response = await Router.Http.SendAsync(Requests.Post("v1/chat/completions", Requests.Chat("chat", Prompt, stream: false)));
+
+        var body = await response.ReadJsonAsync();
+        var choice = body["choices"]![0]!.AsObject();
+        Assert.True(choice.ContainsKey("logprobs") && choice["logprobs"] is null, body.ToJsonString());
+        Assert.False(Assert.Single(await Env.GetBackendRequestsAsync()).Body!.AsObject().ContainsKey("logprobs"));
+    }
+
     [Theory]
     [InlineData("chat", RouterEnvironment.ChatModel)]
     [InlineData("code", RouterEnvironment.CodeModel)]

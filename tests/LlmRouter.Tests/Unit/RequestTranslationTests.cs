@@ -159,6 +159,17 @@ public sealed class RequestTranslationTests
     }
 
     [Fact]
+    public void Chat_Logprobs_PassOn_TopLogprobsChecked()
+    {
+        var body = Translate("""{"model":"c","messages":[{"role":"user","content":"x"}],"logprobs":true,"top_logprobs":3}""");
+        Assert.True(body.GetProperty("logprobs").GetBoolean());
+        Assert.Equal(3, body.GetProperty("top_logprobs").GetInt32());
+        Assert.False(Translate("""{"model":"c","messages":[{"role":"user","content":"x"}],"logprobs":false}""").TryGetProperty("logprobs", out _));
+        Assert.Equal("top_logprobs", Rejects("""{"model":"c","messages":[{"role":"user","content":"x"}],"logprobs":true,"top_logprobs":21}""").Param);
+        Assert.Equal("top_logprobs", Rejects("""{"model":"c","messages":[{"role":"user","content":"x"}],"top_logprobs":2}""").Param);
+    }
+
+    [Fact]
     public void Chat_OllamasOwnThink_PassesOn_ReasoningEffortWins()
     {
         Assert.False(Translate("""{"model":"c","messages":[{"role":"user","content":"x"}],"think":false}""").GetProperty("think").GetBoolean());

@@ -19,5 +19,8 @@ internal sealed record GenerationJob(
     bool LoadOnly,
     bool UnloadAfter)
 {
+    /// <summary><c>logprobs: true</c>: the number of <c>top_logprobs</c> per token (0 for none); null when not asked.</summary>
+    public int? TopLogprobs { get; init; }
+
     public static int PromptTokens(long characters) => (int)Math.Max(1, Math.Min(int.MaxValue, characters / 4));
 }

@@ -16,7 +16,7 @@ internal static class ChatRequestReader
         var messages = JsonFields.Array(root, "messages", "ChatRequest.messages");
         var tools = JsonFields.Array(root, "tools", "ChatRequest.tools");
         var (count, characters, lastRole) = ReadMessages(messages);
-        NativeFields.CheckTopLogprobs(root, "ChatRequest");
+        var topLogprobs = NativeFields.TopLogprobs(root, "ChatRequest");
         if (!ModelName.IsValid(model)) throw new ApiException(400, "model is required");
         var think = NativeFields.Think(root);
         var keepAliveZero = KeepAlive.IsZero(root);
@@ -37,7 +37,10 @@ internal static class ChatRequestReader
         var plan = hasTools && state.Knobs.Current.ToolCalls == ToolCallMode.Auto && lastRole != "tool"
             ? NativeFields.ToolPlan(tools!.Value, "ChatRequest.tools")
             : null;
-        return new GenerationJob(model, entry, stream, numPredict, GenerationJob.PromptTokens(characters), plan, count == 0, keepAliveZero);
+        return new GenerationJob(model, entry, stream, numPredict, GenerationJob.PromptTokens(characters), plan, count == 0, keepAliveZero)
+        {
+            TopLogprobs = topLogprobs,
+        };
     }
 
     private static (int Count, long Characters, string LastRole) ReadMessages(JsonElement? messages)

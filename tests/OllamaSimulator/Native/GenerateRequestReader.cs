@@ -19,7 +19,7 @@ internal static class GenerateRequestReader
         var raw = JsonFields.Bool(root, "raw", "GenerateRequest.raw") ?? false;
         var stream = JsonFields.Bool(root, "stream", "GenerateRequest.stream") ?? true;
         NativeFields.CheckImages(root, "GenerateRequest.images");
-        NativeFields.CheckTopLogprobs(root, "GenerateRequest");
+        var topLogprobs = NativeFields.TopLogprobs(root, "GenerateRequest");
         if (!ModelName.IsValid(model)) throw new ApiException(400, "model is required");
         if (raw && (template.Length > 0 || system.Length > 0 || context is { } c && c.GetArrayLength() > 0))
         {
@@ -38,6 +38,9 @@ internal static class GenerateRequestReader
         if (suffix.Length > 0 && !entry.Can("insert")) throw new ApiException(400, $"{ModelName.Canonical(model)} does not support insert");
         if (think && !entry.Can("thinking")) throw new ApiException(400, $"\"{model}\" does not support thinking");
 
-        return new GenerationJob(model, entry, stream, numPredict, GenerationJob.PromptTokens(prompt.Length), null, prompt.Length == 0, keepAliveZero);
+        return new GenerationJob(model, entry, stream, numPredict, GenerationJob.PromptTokens(prompt.Length), null, prompt.Length == 0, keepAliveZero)
+        {
+            TopLogprobs = topLogprobs,
+        };
     }
 }

@@ -12,8 +12,11 @@ internal sealed class NativeAggregateWriter(HttpContext ctx, GenerationJob job, 
 
     public bool HasStarted => false;
 
+    private int _tokens;
+
     public ValueTask WriteTokenAsync(int index, bool timestamp, CancellationToken ct)
     {
+        _tokens = index + 1;
         TokenText.Append(_content, index, timestamp);
         return ValueTask.CompletedTask;
     }
@@ -42,8 +45,11 @@ internal sealed class NativeAggregateWriter(HttpContext ctx, GenerationJob job, 
             }
             json.WriteBoolean("done"u8, true);
             json.WriteString("done_reason"u8, doneReason);
+            // Go's field order: a chat answer's logprobs come before its metrics, a generate answer's after them.
+            if (chat && job.TopLogprobs is { } top) NativeJson.WriteLogprobs(json, 0, _tokens, top);
             if (!chat) NativeJson.WriteContext(json, metrics.PromptEvalCount + metrics.EvalCount);
             metrics.WriteTo(json);
+            if (!chat && job.TopLogprobs is { } generateTop) NativeJson.WriteLogprobs(json, 0, _tokens, generateTop);
             json.WriteEndObject();
         }));
 

@@ -21,12 +21,15 @@ internal static class NativeFields
         };
     }
 
-    public static void CheckTopLogprobs(JsonElement root, string goType)
+    /// <summary>The <c>top_logprobs</c> count when <c>logprobs</c> is true (0 without <c>top_logprobs</c>), else null.</summary>
+    public static int? TopLogprobs(JsonElement root, string goType)
     {
-        if (JsonFields.Int(root, "top_logprobs", goType + ".top_logprobs") is < 0 or > 20)
+        var top = JsonFields.Int(root, "top_logprobs", goType + ".top_logprobs");
+        if (top is < 0 or > 20)
         {
             throw new ApiException(400, "top_logprobs must be between 0 and 20");
         }
+        return JsonFields.Bool(root, "logprobs", goType + ".logprobs") == true ? top ?? 0 : null;
     }
 
     /// <summary><c>options.num_predict</c>, -1 (unlimited) when absent. Ollama rejects a wrong type when it schedules (500).</summary>

@@ -32,6 +32,41 @@ internal static class NativeJson
         json.WriteEndArray();
     }
 
+    /// <summary>
+    /// <c>logprobs</c> for tokens <paramref name="from"/> up to <paramref name="to"/> (exclusive), in Ollama's shape
+    /// (<c>token, logprob, bytes, top_logprobs</c>): made-up but fixed values, the first of the top ones the token itself.
+    /// </summary>
+    public static void WriteLogprobs(Utf8JsonWriter json, int from, int to, int top)
+    {
+        json.WriteStartArray("logprobs"u8);
+        for (var i = from; i < to; i++)
+        {
+            json.WriteStartObject();
+            WriteTokenLogprob(json, TokenText.Word(i), Logprob(i, 0));
+            json.WriteStartArray("top_logprobs"u8);
+            for (var rank = 0; rank < top; rank++)
+            {
+                json.WriteStartObject();
+                WriteTokenLogprob(json, rank == 0 ? TokenText.Word(i) : TokenText.Word(i + rank), Logprob(i, rank));
+                json.WriteEndObject();
+            }
+            json.WriteEndArray();
+            json.WriteEndObject();
+        }
+        json.WriteEndArray();
+    }
+
+    private static double Logprob(int index, int rank) => -0.125 * (1 + index % 4) - rank;
+
+    private static void WriteTokenLogprob(Utf8JsonWriter json, string token, double logprob)
+    {
+        json.WriteString("token"u8, token);
+        json.WriteNumber("logprob"u8, logprob);
+        json.WriteStartArray("bytes"u8);
+        foreach (var b in System.Text.Encoding.UTF8.GetBytes(token)) json.WriteNumberValue(b);
+        json.WriteEndArray();
+    }
+
     /// <summary>Generate's <c>context</c>: made-up token ids, one per prompt and answer token.</summary>
     public static void WriteContext(Utf8JsonWriter json, int tokens)
     {

@@ -29,6 +29,7 @@ internal sealed class NativeStreamWriter(HttpContext ctx, GenerationJob job, boo
             TokenText.Write(json, "response"u8, index, timestamp);
         }
         json.WriteBoolean("done"u8, false);
+        if (job.TopLogprobs is { } top) NativeJson.WriteLogprobs(json, index, index + 1, top);
         json.WriteEndObject();
         return _lines.EndAsync(ct);
     }

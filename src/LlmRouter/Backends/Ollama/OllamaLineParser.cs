@@ -34,6 +34,7 @@ internal static class OllamaLineParser
                 reader.Read();
                 chunk.DoneReason = reader.TokenType == JsonTokenType.String ? reader.GetString() : null;
             }
+            else if (reader.ValueTextEquals("logprobs"u8)) ReadRawArray(ref reader, line, chunk.LogprobsJson);
             else if (reader.ValueTextEquals("prompt_eval_count"u8)) chunk.PromptTokens = ReadInt(ref reader);
             else if (reader.ValueTextEquals("eval_count"u8)) chunk.CompletionTokens = ReadInt(ref reader);
             else if (reader.ValueTextEquals("error"u8))
@@ -87,6 +88,20 @@ internal static class OllamaLineParser
         {
             target.Write(reader.ValueSpan);
         }
+    }
+
+    /// <summary>Copies an array's bytes as they are (Ollama's logprobs already have OpenAI's shape); anything else is skipped.</summary>
+    private static void ReadRawArray(ref Utf8JsonReader reader, in ReadOnlySequence<byte> line, ArrayBufferWriter<byte> target)
+    {
+        reader.Read();
+        if (reader.TokenType != JsonTokenType.StartArray)
+        {
+            reader.Skip();
+            return;
+        }
+        var start = reader.TokenStartIndex;
+        reader.Skip();
+        foreach (var segment in line.Slice(start, reader.BytesConsumed - start)) target.Write(segment.Span);
     }
 
     private static int ReadInt(ref Utf8JsonReader reader)

@@ -33,6 +33,7 @@ internal static class OllamaRequestWriter
                 }
                 WriteFormat(writer, root);
                 WriteThink(writer, root);
+                WriteLogprobs(writer, root);
                 break;
             case Operation.Completion:
                 writer.WriteString("prompt", CompletionPrompt(root));
@@ -146,6 +147,19 @@ internal static class OllamaRequestWriter
                 throw new ApiErrorException(ApiError.InvalidRequest(
                     $"Invalid value for 'reasoning_effort': '{effort}'. Supported: none, minimal, low, medium, high, xhigh, max.", "reasoning_effort"));
         }
+    }
+
+    /// <summary><c>logprobs</c> and <c>top_logprobs</c> (0-20, Ollama's range; OpenAI's asks for <c>logprobs</c> with it).</summary>
+    private static void WriteLogprobs(Utf8JsonWriter writer, JsonElement root)
+    {
+        var logprobs = Fields.Bool(root, "logprobs") ?? false;
+        var top = Fields.Integer(root, "top_logprobs", min: 0);
+        if (top > 20) throw new ApiErrorException(ApiError.InvalidRequest("'top_logprobs' must be between 0 and 20.", "top_logprobs"));
+        if (top > 0 && !logprobs)
+            throw new ApiErrorException(ApiError.InvalidRequest("'top_logprobs' needs 'logprobs': true.", "top_logprobs"));
+        if (!logprobs) return;
+        writer.WriteBoolean("logprobs", true);
+        if (top is { } count) writer.WriteNumber("top_logprobs", count);
     }
 
     /// <summary>Ollama's own <c>think</c> at the top level (as its native API takes it), when no reasoning effort is given.</summary>
