@@ -19,6 +19,8 @@ internal sealed class CallFactory(RouterSettings settings, GeneralSettings gener
             RequestId = context.TraceIdentifier,
             Model = request.Model,
             Stream = request.Stream,
+            Wait = request.Stream ? AttemptWait.FirstChunk
+                : request.Operation == Backends.Operation.Embedding ? AttemptWait.WholeAnswer : AttemptWait.SelfTimed,
             Fallbacks = Fallbacks(request.Model, root),
             EstimatedPromptTokens = prompt,
             MaxTokens = maxTokens,

@@ -44,6 +44,12 @@ internal sealed class GenerationHandler(CallFactory calls, RequestRouter router,
             accounting.Record(context, call, call.Model, null, startedAt, new RequestResult(e.Error.Status, 0, 0, null, e.Error.Code, request.User));
             throw;
         }
+        catch (OperationCanceledException) when (context.RequestAborted.IsCancellationRequested)
+        {
+            // Gone before an answer reached it: recorded, charged nothing (the router gave the key's reservation back).
+            accounting.Record(context, call, call.Model, null, startedAt, new RequestResult(499, 0, 0, null, null, request.User));
+            throw;
+        }
         var timeToFirstToken = time.GetElapsedTime(startedAt);
         RoutingHeaders.Apply(context, call, routed, time.GetUtcNow());
         writer ??= NewWriter();

@@ -98,54 +98,72 @@ internal sealed class RequestRouter
         var groups = GroupsFor(call);
         var attempt = new AttemptState(call, groups.Count);
         ApiError? lastError = null;
-        foreach (var group in groups)
+        try
         {
-            attempt.Group = group;
-            attempt.GroupIndex++;
-            // A fallback must pass the same key checks as the model asked for.
-            if (call.Key is { } k && !k.MayUse(group)) continue;
-            try
+            foreach (var group in groups)
             {
-                var context = ResilienceContextPool.Shared.Get(cancellationToken);
+                attempt.Group = group;
+                attempt.GroupIndex++;
+                // A fallback must pass the same key checks as the model asked for.
+                if (call.Key is { } k && !k.MayUse(group)) continue;
                 try
                 {
-                    // A non-streamed answer's attempt bounds its own wait (first token, then each line; WholeAnswer).
-                    context.Properties.Set(FirstByteTimeout, call.Stream ? _settings.StreamTimeout ?? _settings.Timeout : System.Threading.Timeout.InfiniteTimeSpan);
-                    context.Properties.Set(Deadline, deadline);
-                    var value = await PipelineFor<T>().ExecuteAsync(
-                        // The task as is: an async lambda here would add one more state machine to every request.
-                        static (ctx, s) => new ValueTask<Routed<T>>(s.Router.AttemptAsync(s, ctx.CancellationToken)),
-                        context, new AttemptRun<T>(this, attempt, start, deadline, cancellationToken));
-                    return value;
+                    var context = ResilienceContextPool.Shared.Get(cancellationToken);
+                    try
+                    {
+                        context.Properties.Set(FirstByteTimeout, call.Wait switch
+                        {
+                            AttemptWait.FirstChunk => _settings.StreamTimeout ?? _settings.Timeout,
+                            AttemptWait.WholeAnswer => _settings.FirstTokenTimeout < _settings.Timeout ? _settings.FirstTokenTimeout : _settings.Timeout,
+                            _ => System.Threading.Timeout.InfiniteTimeSpan,
+                        });
+                        context.Properties.Set(Deadline, deadline);
+                        var value = await PipelineFor<T>().ExecuteAsync(
+                            // The task as is: an async lambda here would add one more state machine to every request.
+                            static (ctx, s) => new ValueTask<Routed<T>>(s.Router.AttemptAsync(s, ctx.CancellationToken)),
+                            context, new AttemptRun<T>(this, attempt, start, deadline, cancellationToken));
+                        return value;
+                    }
+                    finally
+                    {
+                        ResilienceContextPool.Shared.Return(context);
+                    }
                 }
-                finally
+                catch (BackendFailureException e)
                 {
-                    ResilienceContextPool.Shared.Return(context);
+                    lastError = e.ToApiError();
+                    // The backend rejected the request itself (a 400 such as "does not support thinking"): another
+                    // deployment or a fallback would only reject it again. The client gets Ollama's reason as a 400.
+                    if (e.Kind == FailureKind.BadRequest) break;
                 }
-            }
-            catch (BackendFailureException e)
-            {
-                lastError = e.ToApiError();
-                // The backend rejected the request itself (a 400 such as "does not support thinking"): another
-                // deployment or a fallback would only reject it again. The client gets Ollama's reason as a 400.
-                if (e.Kind == FailureKind.BadRequest) break;
-            }
-            catch (TimeoutRejectedException)
-            {
-                lastError = ApiError.Timeout($"No deployment of '{group}' sent a first byte in time.");
-            }
-            catch (ApiErrorException e) when (e.Error.Code is "overloaded" or "model_not_found")
-            {
-                lastError = e.Error;
+                catch (TimeoutRejectedException)
+                {
+                    lastError = ApiError.Timeout($"No deployment of '{group}' sent a first byte in time.");
+                }
+                catch (ApiErrorException e) when (e.Error.Code is "overloaded" or "model_not_found")
+                {
+                    lastError = e.Error;
+                }
             }
         }
-        // Nothing served: give back the key's reservation.
+        catch
+        {
+            // The client left before an answer (or something unforeseen broke): nothing served, nothing held for it.
+            GiveBackKeyHold(attempt);
+            throw;
+        }
+        GiveBackKeyHold(attempt);
+        throw new ApiErrorException(lastError ?? ApiError.ModelNotAllowed(call.Model));
+    }
+
+    /// <summary>Nothing served: the key's reservation (taken with the first slot) is given back.</summary>
+    private void GiveBackKeyHold(AttemptState attempt)
+    {
         if (attempt.KeyHold is { } hold) _ = _state.SettleAsync(new SettleRequest
         {
             KeyHold = hold, Now = _time.GetUtcNow(), AllowedFails = _settings.AllowedFails,
             FailureWindow = _settings.FailureWindow, CooldownTime = _settings.CooldownTime,
         });
-        throw new ApiErrorException(lastError ?? ApiError.ModelNotAllowed(call.Model));
     }
 
     private List<string> GroupsFor(RoutedCall call)
@@ -187,8 +205,9 @@ internal sealed class RequestRouter
             var value = await run.Start(_backends.For(lease.Deployment), lease.Deployment, cancellationToken);
             return new Routed<T>(value, lease, state.KeyHold, state.Group, state.Attempts, admission);
         }
-        catch (Exception e) when (e is BackendFailureException or OperationCanceledException)
+        catch (Exception e)
         {
+            // Whatever went wrong, the slot goes back (an unexpected exception, a router bug, counts as no failure).
             (state.Tried ??= new(StringComparer.Ordinal)).Add(lease.Deployment.Id);
             // Bad input is the client's fault and a client that left is nobody's: neither counts toward a cooldown. Nor
             // does a busy backend (Ollama's queue full, 503): it is working, and a cooldown would refuse every request of

@@ -10,6 +10,12 @@ internal sealed record RoutedCall
     public required string RequestId { get; init; }
     public required string Model { get; init; }
     public required bool Stream { get; init; }
+    /// <summary>
+    /// How long one attempt may wait: for a stream's first chunk (<c>stream_timeout</c>), for a whole answer
+    /// (<c>first_token_timeout</c>: embeddings), or as the attempt itself decides (a non-streamed generation, read whole
+    /// in its attempt: first token, then each line; <see cref="Streaming.WholeAnswer"/>).
+    /// </summary>
+    public required AttemptWait Wait { get; init; }
     /// <summary>Groups to try after <see cref="Model"/>, in order (config or the request's own <c>fallbacks</c>).</summary>
     public IReadOnlyList<string> Fallbacks { get; init; } = [];
     public int EstimatedPromptTokens { get; init; }
@@ -18,6 +24,13 @@ internal sealed record RoutedCall
     public KeyRecord? Key { get; init; }
     /// <summary>Reservation against the key's limits, or null when the key has none (or there is no key).</summary>
     public KeyAdmission? KeyAdmission { get; init; }
+}
+
+internal enum AttemptWait
+{
+    FirstChunk,
+    WholeAnswer,
+    SelfTimed,
 }
 
 /// <summary>The outcome of routing: the backend's answer (already started), the slot it holds, and how it got there.</summary>

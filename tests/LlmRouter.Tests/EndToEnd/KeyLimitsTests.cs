@@ -64,6 +64,30 @@ public sealed partial class KeyLimitsTests(SharedStack shared, ITestOutputHelper
     }
 
     [Fact]
+    public async Task ClientGoneBeforeTheAnswer_KeysReservationGivenBack_Recorded499()
+    {
+        const int Quota = 1000;
+        const int MaxTokens = 400;
+        await Stack.Simulator.Control.ConfigureAsync(new SimConfig { Tokens = 20, FirstTokenDelayMs = 10_000 });
+        var key = await KeyedStack.MintAsync(A, new { alias = "gone-" + Guid.NewGuid().ToString("N")[..8], max_tokens = Quota });
+
+        // Two clients give up while their answers have not started: each reserved its prompt plus 400 of the 1,000.
+        foreach (var stream in new[] { false, true })
+        {
+            using var leave = new CancellationTokenSource(TimeSpan.FromMilliseconds(500));
+            await Assert.ThrowsAnyAsync<OperationCanceledException>(() =>
+                KeyedClient.ChatAsync(A, key.Secret, new ChatCall { MaxTokens = MaxTokens, Stream = stream }, leave.Token));
+        }
+
+        var rows = await Eventually.UntilAsync(() => Stack.Usage.ForKeyAsync(key.Id), r => r.Count == 2, "a usage row for each request");
+        Assert.All(rows, r => Assert.True(r is { Status: 499, TotalTokens: 0 }, r.ToString()));
+        // Neither holds anything now: another request of the same size fits (with both reservations kept, 200 would be left).
+        await Stack.Simulator.Control.ConfigureAsync(new SimConfig { Tokens = 20 });
+        var served = await KeyedClient.ChatAsync(A, key.Secret, new ChatCall { MaxTokens = MaxTokens });
+        Assert.True(served.Status == 200, served.ToString());
+    }
+
+    [Fact]
     public async Task RpmLimit_MoreConcurrentRequestsThanAllowed_OnTwoReplicas_ExactlyTheLimitServed()
     {
         const int Rpm = 4;

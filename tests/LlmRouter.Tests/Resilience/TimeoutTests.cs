@@ -25,13 +25,8 @@ public sealed class TimeoutTests(ITestOutputHelper output)
 
         using var response = await SendAsync(cluster, stream: false);
 
-        await OpenAiErrorAssert.IsErrorAsync(response, HttpStatusCode.GatewayTimeout, code: "timeout");
-        // One try and two retries, each given its full second (a lower bound holds on any machine).
-        Assert.True(clock.Elapsed >= TimeSpan.FromSeconds(2.9), $"Answered after {clock.Elapsed.TotalSeconds:0.0} s.");
-        var stats = await Eventually.UntilAsync(cluster.Simulators[0].Control.GetStatsAsync, s => s.Active == 0,
-            "the hung requests to be abandoned by the router");
-        Assert.Equal(3, stats.Received);
-        Assert.Equal(3, stats.Cancelled);
+        // One try and two retries, each given its full second.
+        await TimedOutAfterAttemptsAsync(response, cluster, clock, attempts: 3);
     }
 
     [Fact]
@@ -55,6 +50,38 @@ public sealed class TimeoutTests(ITestOutputHelper output)
         Assert.True(clock.Elapsed >= TimeSpan.FromSeconds(1.9), $"Answered after {clock.Elapsed.TotalSeconds:0.0} s.");
         Assert.Equal(Integration.ChatTests.SimulatorText(20), body["choices"]?[0]?["message"]?["content"]?.GetValue<string>());
         Assert.Equal(1, (await cluster.Simulators[0].Control.GetStatsAsync()).Received);
+    }
+
+    [Fact]
+    public async Task EmbeddingBackendHangs_FirstTokenTimeoutBoundsEachAttempt_504()
+    {
+        await using var cluster = await Cluster.StartAsync(output,
+            [new SimulatorOptions { Models = [RouterEnvironment.EmbedModel], Fault = SimFault.Hang }],
+            sims => new RouterConfig
+            {
+                Deployments = [new("embed", $"ollama/{RouterEnvironment.EmbedModel}", sims[0].ApiBase, "sim-a")],
+                Router = new Dictionary<string, string> { ["first_token_timeout"] = "1", ["num_retries"] = "1" },
+            });
+        var clock = Stopwatch.StartNew();
+
+        using var response = await cluster.Router.Http.SendAsync(Requests.Post("v1/embeddings", new System.Text.Json.Nodes.JsonObject
+        {
+            ["model"] = "embed",
+            ["input"] = "hello",
+        }));
+
+        await TimedOutAfterAttemptsAsync(response, cluster, clock, attempts: 2);
+    }
+
+    /// <summary>504 <c>timeout</c> after each attempt had its full second (a lower bound holds on any machine), each abandoned upstream.</summary>
+    private static async Task TimedOutAfterAttemptsAsync(HttpResponseMessage response, Cluster cluster, Stopwatch clock, int attempts)
+    {
+        await OpenAiErrorAssert.IsErrorAsync(response, HttpStatusCode.GatewayTimeout, code: "timeout");
+        Assert.True(clock.Elapsed >= TimeSpan.FromSeconds(attempts - 0.1), $"Answered after {clock.Elapsed.TotalSeconds:0.0} s.");
+        var stats = await Eventually.UntilAsync(cluster.Simulators[0].Control.GetStatsAsync, s => s.Active == 0,
+            "the hung requests to be abandoned by the router");
+        Assert.Equal(attempts, stats.Received);
+        Assert.Equal(attempts, stats.Cancelled);
     }
 
     [Fact]
