@@ -50,7 +50,10 @@ internal sealed class GenerationHandler(CallFactory calls, RequestRouter router,
             accounting.Record(context, call, call.Model, null, startedAt, new RequestResult(499, 0, 0, null, null, request.User));
             throw;
         }
-        var timeToFirstToken = time.GetElapsedTime(startedAt);
+        // A non-streamed answer was read whole by now: its first token came with its first line.
+        var timeToFirstToken = WholeAnswer.FirstLineAt(routed.Value) is { } firstLineAt
+            ? time.GetElapsedTime(startedAt, firstLineAt)
+            : time.GetElapsedTime(startedAt);
         RoutingHeaders.Apply(context, call, routed, time.GetUtcNow());
         writer ??= NewWriter();
 

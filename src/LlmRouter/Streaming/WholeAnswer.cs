@@ -27,13 +27,14 @@ internal static class WholeAnswer
         try
         {
             answer = await backend.StartGenerationAsync(deployment, request, timer.Token);
+            var firstLineAt = time.GetTimestamp();
             while (true)
             {
                 var chunk = answer.Current;
                 if (chunk.Error is { } error)
                     throw new BackendFailureException(FailureKind.Unavailable, $"Backend {deployment.Id} failed mid-answer: {error}");
                 // The final line is left for the relay, which adds it and writes the body.
-                if (chunk.Done) return answer;
+                if (chunk.Done) return new Collected(answer, firstLineAt);
                 if (chunk.HasDelta) writer.Add(chunk);
                 timer.CancelAfter(Within(settings.IdleTimeout, deadline, time));
                 if (!await answer.MoveNextAsync(timer.Token))
@@ -57,6 +58,23 @@ internal static class WholeAnswer
             if (failure is null) throw;
             throw failure;
         }
+    }
+
+    /// <summary>When a collected answer's first line came (<see cref="TimeProvider.GetTimestamp"/>): its time to first token.</summary>
+    public static long? FirstLineAt(IGenerationStream answer) => answer is Collected collected ? collected.FirstLineAt : null;
+
+    /// <summary>The answer as read, on its final line, and when its first line came.</summary>
+    private sealed class Collected(IGenerationStream answer, long firstLineAt) : IGenerationStream
+    {
+        public long FirstLineAt { get; } = firstLineAt;
+
+        public GenerationChunk Current => answer.Current;
+
+        public bool NextReady => answer.NextReady;
+
+        public ValueTask<bool> MoveNextAsync(CancellationToken cancellationToken) => answer.MoveNextAsync(cancellationToken);
+
+        public ValueTask DisposeAsync() => answer.DisposeAsync();
     }
 
     private static TimeSpan Within(TimeSpan limit, DateTimeOffset deadline, TimeProvider time)

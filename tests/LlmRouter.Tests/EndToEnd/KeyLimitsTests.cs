@@ -88,6 +88,21 @@ public sealed partial class KeyLimitsTests(SharedStack shared, ITestOutputHelper
     }
 
     [Fact]
+    public async Task NonStreamedAnswer_UsageRowsTimeToFirstTokenIsWhenGenerationStarted_NotTheWholeAnswer()
+    {
+        // 10 tokens 150 ms apart: the whole answer takes over 1.3 s, its first token comes at once.
+        await Stack.Simulator.Control.ConfigureAsync(new SimConfig { Tokens = 10, TokenIntervalMs = 150 });
+        var key = await KeyedStack.MintAsync(A, new { alias = "ttft-" + Guid.NewGuid().ToString("N")[..8] });
+
+        var answer = await KeyedClient.ChatAsync(A, key.Secret, new ChatCall());
+
+        Assert.True(answer.Status == 200, answer.ToString());
+        var row = Assert.Single(await Eventually.UntilAsync(() => Stack.Usage.ForKeyAsync(key.Id), r => r.Count == 1, "the request's usage row"));
+        Assert.True(row.DurationMs >= 1300, $"duration {row.DurationMs} ms");
+        Assert.True(row.TtftMs < row.DurationMs - 1000, $"time to first token {row.TtftMs} ms of {row.DurationMs} ms");
+    }
+
+    [Fact]
     public async Task RpmLimit_MoreConcurrentRequestsThanAllowed_OnTwoReplicas_ExactlyTheLimitServed()
     {
         const int Rpm = 4;

@@ -5,7 +5,8 @@ namespace LlmRouter.Tests.EndToEnd;
 /// <summary>One row of the <c>usage</c> table.</summary>
 internal sealed record UsageRow(
     Guid Id, string? ClientRequestId, Guid? KeyId, string Model, string RequestedModel, string? DeploymentId, string? Backend,
-    int PromptTokens, int CompletionTokens, int Status, string? ErrorType, bool Streamed, string? EndUser)
+    int PromptTokens, int CompletionTokens, int Status, string? ErrorType, bool Streamed, string? EndUser, double? TtftMs = null,
+    double DurationMs = 0)
 {
     public int TotalTokens => PromptTokens + CompletionTokens;
 }
@@ -24,7 +25,7 @@ internal sealed class UsageTable(string connectionString)
         await connection.OpenAsync();
         await using var command = new NpgsqlCommand("""
             SELECT id, client_request_id, key_id, model, requested_model, deployment_id, backend,
-                   prompt_tokens, completion_tokens, status, error_type, streamed, end_user
+                   prompt_tokens, completion_tokens, status, error_type, streamed, end_user, ttft_ms, duration_ms
             FROM usage WHERE key_id = $1 ORDER BY started_at
             """, connection);
         command.Parameters.AddWithValue(keyId);
@@ -35,7 +36,7 @@ internal sealed class UsageTable(string connectionString)
             rows.Add(new UsageRow(
                 reader.GetGuid(0), Text(reader, 1), reader.IsDBNull(2) ? null : reader.GetGuid(2), reader.GetString(3), reader.GetString(4),
                 Text(reader, 5), Text(reader, 6), reader.GetInt32(7), reader.GetInt32(8), reader.GetInt32(9), Text(reader, 10),
-                reader.GetBoolean(11), Text(reader, 12)));
+                reader.GetBoolean(11), Text(reader, 12), reader.IsDBNull(13) ? null : reader.GetDouble(13), reader.GetDouble(14)));
         }
         return rows;
     }
