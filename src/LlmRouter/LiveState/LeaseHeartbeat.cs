@@ -10,8 +10,6 @@ namespace LlmRouter.LiveState;
 internal sealed partial class LeaseHeartbeat(RedisLiveState state, RedisConnection redis, RouterSettings settings, TimeProvider time,
     ILogger<LeaseHeartbeat> logger) : BackgroundService
 {
-    private string? _epoch;
-
     protected override async Task ExecuteAsync(CancellationToken stoppingToken)
     {
         var interval = settings.LeaseTtl / 3;
@@ -28,10 +26,9 @@ internal sealed partial class LeaseHeartbeat(RedisLiveState state, RedisConnecti
     {
         try
         {
-            var rebuild = await CheckEpochAsync();
-            await state.RenewAsync(time.GetUtcNow(), settings.LeaseTtl, rebuild);
             // Key counters rebuild themselves: their seeded markers went with the rest, so each key re-seeds from Postgres on next use.
-            if (rebuild) Log.Rebuilt(logger);
+            var rebuild = await state.CheckEpochAsync();
+            await state.RenewAsync(time.GetUtcNow(), settings.LeaseTtl, rebuild);
         }
         catch (Exception e) when (e is StackExchange.Redis.RedisException or TimeoutException)
         {
@@ -43,23 +40,8 @@ internal sealed partial class LeaseHeartbeat(RedisLiveState state, RedisConnecti
         }
     }
 
-    /// <summary>True when Redis no longer holds the epoch this replica knew: its state was lost.</summary>
-    private async Task<bool> CheckEpochAsync()
-    {
-        if (redis.Database is not { } db) return false;
-        var candidate = Guid.NewGuid().ToString("N");
-        await db.StringSetAsync(LiveKeys.Epoch, candidate, when: StackExchange.Redis.When.NotExists);
-        var current = (string?)await db.StringGetAsync(LiveKeys.Epoch);
-        var lost = _epoch is not null && current != _epoch;
-        _epoch = current;
-        return lost;
-    }
-
     private static partial class Log
     {
-        [LoggerMessage(20, LogLevel.Warning, "Redis lost its state (restarted without persistence); re-added live leases and rebuilding counters")]
-        public static partial void Rebuilt(ILogger logger);
-
         [LoggerMessage(21, LogLevel.Error, "Lease heartbeat failed")]
         public static partial void Failed(ILogger logger, Exception exception);
     }

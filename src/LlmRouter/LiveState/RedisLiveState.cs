@@ -45,6 +45,10 @@ internal sealed partial class RedisLiveState : ILiveState, IDisposable
     private readonly ConcurrentDictionary<(Guid KeyId, string Bucket), byte> _countedLocally = new();
     /// <summary>Kept beside the dictionary because every admission reads it, and an empty ConcurrentDictionary's Count and IsEmpty take all its locks.</summary>
     private int _countedLocallyCount;
+    private readonly Lock _epochLock = new();
+    /// <summary>The epoch key's value when this replica last looked (see <see cref="CheckEpochAsync"/>).</summary>
+    private string? _epoch;
+    private readonly TimeSpan _leaseTtl;
     private int _reconciling;
     private long _roundTrips;
     private int _fallbackLogged;
@@ -63,6 +67,7 @@ internal sealed partial class RedisLiveState : ILiveState, IDisposable
         _local = local;
         _logger = logger;
         _time = time ?? TimeProvider.System;
+        _leaseTtl = settings?.LeaseTtl ?? new RouterSettings().LeaseTtl;
         // An admission's caller goes on to route and send its request; a settle's only counts it done.
         _admissions = new GroupCommit<AdmissionRequest, RedisResult>(SendAdmissionsAsync, MaxBatch, inTurn: Environment.ProcessorCount == 1);
         _settles = new GroupCommit<SettleRequest, bool>(SendSettlesAsync, MaxBatch, inTurn: true);
@@ -434,6 +439,9 @@ internal sealed partial class RedisLiveState : ILiveState, IDisposable
         }
         try
         {
+            // The first admission of a key with limits after Redis lost its state comes here (its seeded marker went with
+            // the rest): what was counted before the loss is set apart before anything is counted after it.
+            if (await CheckEpochAsync()) await RenewAsync(now, _leaseTtl, rebuild: true);
             var minute = TimeBuckets.Minute(now);
             RedisKey[] keys =
             [
@@ -550,8 +558,9 @@ internal sealed partial class RedisLiveState : ILiveState, IDisposable
         keys[11] = deploymentMinute.Requests;
         args[0] = lease?.Id ?? "";
         args[1] = key is null ? 0 : 1;
-        args[2] = request.ActualTokens - (key?.ReserveTokens ?? 0);
-        args[3] = request.ActualMicros - (key?.ReserveMicros ?? 0);
+        var reserved = hold is { ReservationLost: false } ? key! : null;
+        args[2] = request.ActualTokens - (reserved?.ReserveTokens ?? 0);
+        args[3] = request.ActualMicros - (reserved?.ReserveMicros ?? 0);
         args[4] = request.ActualTokens;
         args[5] = request.Failed ? 1 : 0;
         args[6] = request.Now.ToUnixTimeMilliseconds();
@@ -563,6 +572,42 @@ internal sealed partial class RedisLiveState : ILiveState, IDisposable
         args[11] = hold is { Key.MaxParallel: not null } ? hold.RequestId : "";
         args[12] = request.Released ? 1 : 0;
         args[13] = lease is { OnBackend: true } ? 1 : 0;
+    }
+
+    /// <summary>
+    /// Whether Redis lost its state (restarted without persistence, flushed) since this replica last looked: the epoch
+    /// key it knew is gone. Asked by the lease heartbeat and before a key's counters are seeded. True once per loss.
+    /// </summary>
+    public async Task<bool> CheckEpochAsync()
+    {
+        if (_redis.Database is not { } db) return false;
+        await db.StringSetAsync(LiveKeys.Epoch, Hosting.Ids.NewHex(), when: When.NotExists);
+        var current = (string?)await db.StringGetAsync(LiveKeys.Epoch);
+        lock (_epochLock)
+        {
+            var lost = _epoch is not null && current != _epoch;
+            _epoch = current;
+            if (!lost) return false;
+            ForgetCountedBeforeLoss();
+        }
+        Log.StateLost(_logger);
+        return true;
+    }
+
+    /// <summary>
+    /// Redis lost what this replica had counted there. Waiting spares are dropped without a settle (one would take their
+    /// counts off the rebuilt counters), and requests in flight will settle with what they used rather than what they
+    /// reserved (<see cref="KeyHold.ReservationLost"/>).
+    /// </summary>
+    private void ForgetCountedBeforeLoss()
+    {
+        _spares?.DropUncounted(spare =>
+        {
+            if (spare.Result.Lease is { } lease && lease.TrySettle()) _held.TryRemove(lease.Id, out _);
+            if (spare.Result.KeyHold is { } hold && hold.TrySettle()) _holds.TryRemove(hold.RequestId, out _);
+        });
+        foreach (var hold in _holds.Values)
+            if (hold.Shared) hold.ReservationLost = true;
     }
 
     /// <summary>
@@ -605,6 +650,9 @@ internal sealed partial class RedisLiveState : ILiveState, IDisposable
 
         [LoggerMessage(12, LogLevel.Information, "Redis answered {Count} admissions after they had timed out (redis_timeout); their leases and counts were given back")]
         public static partial void LateAnswer(ILogger logger, int count);
+
+        [LoggerMessage(14, LogLevel.Warning, "Redis lost its state (restarted without persistence or flushed): live leases are re-added, key counters rebuilt from recorded usage, spares dropped")]
+        public static partial void StateLost(ILogger logger);
 
         [LoggerMessage(13, LogLevel.Information, "Redis answers again: {Count} keys counted in this process meanwhile are re-seeded from recorded usage in {Seconds} s")]
         public static partial void Reseeding(ILogger logger, int count, double seconds);

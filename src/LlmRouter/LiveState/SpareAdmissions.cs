@@ -430,9 +430,28 @@ internal sealed class SpareAdmissions : IDisposable
         }
     }
 
+    /// <summary>
+    /// Takes every waiting spare out without giving it back: Redis lost the counts they held (its state was lost), so a
+    /// release would take them off counters rebuilt without them. <paramref name="dropped"/> is told of each.
+    /// </summary>
+    public void DropUncounted(Action<Spare> dropped)
+    {
+        if (TakeWhere(static _ => true) is not { } taken) return;
+        foreach (var spare in taken) dropped(spare);
+    }
+
     private List<Task> ReleaseWhere(Func<Spare, bool> match)
     {
         var released = new List<Task>();
+        if (TakeWhere(match) is { } matched)
+        {
+            foreach (var spare in matched) released.Add(Release(spare));
+        }
+        return released;
+    }
+
+    private List<Spare>? TakeWhere(Func<Spare, bool> match)
+    {
         List<Spare>? matched = null;
         foreach (var slot in _slots.Values)
         {
@@ -449,11 +468,7 @@ internal sealed class SpareAdmissions : IDisposable
                 slot.Count = slot.Spares.Count;
             }
         }
-        if (matched is not null)
-        {
-            foreach (var spare in matched) released.Add(Release(spare));
-        }
-        return released;
+        return matched;
     }
 
     private Task Release(Spare spare)

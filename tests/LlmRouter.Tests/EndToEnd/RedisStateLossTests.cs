@@ -79,6 +79,42 @@ public sealed class RedisStateLossTests(ITestOutputHelper output)
         Assert.True(Quota - used < before[0].TotalTokens, $"refused with {Quota - used} tokens left, enough for another answer: counted twice?");
     }
 
+    [Fact]
+    public async Task RedisFlushedWhileAnswersAreInFlight_TheirTokensStillCount_NeverOvershot()
+    {
+        // 90 tokens 30 ms apart: each answer takes about 2.7 s, long enough to flush Redis under it.
+        await using var stack = await KeyedStack.StartAsync(new StackOptions
+        {
+            Simulator = new SimulatorOptions { Models = [KeyedStack.ChatModel, KeyedStack.CodeModel], MaxParallel = 64, Tokens = 500, TokenIntervalMs = 30 },
+        });
+        try
+        {
+            var router = stack.Routers[0];
+            var key = await KeyedStack.MintAsync(router, new { alias = "in-flight", max_tokens = Quota, budget_duration = "1d" });
+            var inFlight = Enumerable.Range(0, 5).Select(_ => KeyedClient.ChatAsync(router, key.Secret, new ChatCall { MaxTokens = MaxTokens })).ToArray();
+            await Eventually.UntilAsync(stack.Simulator.Control.GetStatsAsync, s => s.Active == 5, "five answers under way");
+
+            // Their reservations go with Redis's state; the next request rebuilds the key's counters from Postgres, which
+            // has none of them yet.
+            await stack.Redis.CliNumberAsync("FLUSHALL");
+            var answers = new List<ChatAnswer> { await KeyedClient.ChatAsync(router, key.Secret, new ChatCall { MaxTokens = MaxTokens }) };
+            answers.AddRange(await Task.WhenAll(inFlight));
+            Assert.All(answers, r => Assert.True(r.Status == 200, r.ToString()));
+            for (var i = 0; i < 20 && answers[^1].Status == 200; i++)
+                answers.Add(await KeyedClient.ChatAsync(router, key.Secret, new ChatCall { MaxTokens = MaxTokens }));
+
+            Assert.True(answers[^1] is { Status: 429, Code: "insufficient_quota" }, $"last: {answers[^1]}");
+            var used = answers.Sum(r => r.TotalTokens);
+            output.WriteLine($"MEASURED {answers.Count(r => r.Status == 200)} answers, {used} tokens served of a quota of {Quota}");
+            Assert.True(used <= Quota, $"the quota of {Quota} was overshot: {used} tokens served (the answers in flight at the flush went uncounted)");
+            Assert.True(Quota - used < answers[0].TotalTokens, $"refused with {Quota - used} tokens left, enough for another answer");
+        }
+        finally
+        {
+            stack.WriteLogs(output);
+        }
+    }
+
     /// <summary>Polls a Redis counter with redis-cli until it reaches <paramref name="atLeast"/>; returns when, or null at the deadline.</summary>
     private static async Task<TimeSpan?> WaitForCounterAsync(RedisServer redis, string key, long atLeast, TimeSpan timeout)
     {

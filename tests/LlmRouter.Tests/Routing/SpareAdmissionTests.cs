@@ -43,6 +43,32 @@ public sealed class SpareAdmissionTests : IClassFixture<RedisFixture>, IAsyncLif
     }
 
     [Fact]
+    public async Task RedisLosesItsState_WaitingSparesAreDropped_NeitherUsedUncountedNorGivenBack()
+    {
+        var deployments = new[] { Dep("a"), Dep("b") };
+        var key = Key(rpm: 1_000, tpm: 1_000_000);
+        Assert.False(await _state.CheckEpochAsync(), "a replica's first look finds nothing lost");
+        await SettleAsync(await AdmitAsync(deployments, key), tokens: 7);
+        await SettleAsync(await AdmitAsync(deployments, key), tokens: 7);
+        await SparesReadyAsync();
+        var before = _state.Spares;
+        Assert.True(before.Waiting > 0, "spares should be waiting");
+
+        // Redis loses its state (the epoch key is what a replica notices it by; this key's request count goes with it).
+        await _db.KeyDeleteAsync([LiveKeys.Epoch, LiveKeys.KeyRequests(key.KeyId, Minute)]);
+        Assert.True(await _state.CheckEpochAsync(), "the loss should be noticed");
+
+        // The spares counted only in the lost state are gone: not given back (that would take them off the rebuilt
+        // counters), and the next request is counted in Redis instead of taking one.
+        Assert.Equal(0, _state.Spares.Waiting);
+        Assert.Equal(before.Released, _state.Spares.Released);
+        var next = await AdmitAsync(deployments, key);
+        Assert.Equal(AdmissionStatus.Admitted, next.Status);
+        Assert.Equal(before.Used, _state.Spares.Used);
+        Assert.True(await CounterAsync(LiveKeys.KeyRequests(key.KeyId, Minute)) >= 1, "the request should be counted in Redis");
+    }
+
+    [Fact]
     public async Task BackToBack_LaterRequestsTakeSpares_CountsEndExact()
     {
         var deployments = new[] { Dep("a"), Dep("b") };
