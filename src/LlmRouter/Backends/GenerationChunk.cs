@@ -15,7 +15,8 @@ internal sealed class GenerationChunk
     /// <summary>The line's <c>logprobs</c> array as sent (only when the request asked for them); empty otherwise.</summary>
     public ArrayBufferWriter<byte> LogprobsJson => _logprobs ??= new(256);
     private ArrayBufferWriter<byte>? _logprobs;
-    public bool HasLogprobs => _logprobs is { WrittenCount: > 0 };
+    /// <summary>The line has log probabilities: more than an empty array.</summary>
+    public bool HasLogprobs => _logprobs is { WrittenCount: > 2 };
     public bool Done { get; set; }
     public string? DoneReason { get; set; }
     public int PromptTokens { get; set; }

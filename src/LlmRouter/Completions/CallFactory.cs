@@ -20,7 +20,7 @@ internal sealed class CallFactory(RouterSettings settings, GeneralSettings gener
             Model = request.Model,
             Stream = request.Stream,
             Wait = request.Stream ? AttemptWait.FirstChunk
-                : request.Operation == Backends.Operation.Embedding ? AttemptWait.WholeAnswer : AttemptWait.SelfTimed,
+                : request.Operation == Backends.Operation.Embedding ? AttemptWait.Reply : AttemptWait.SelfTimed,
             Fallbacks = Fallbacks(request.Model, root),
             EstimatedPromptTokens = prompt,
             MaxTokens = maxTokens,

@@ -42,7 +42,7 @@ internal static class PromptEstimate
         _ => 0,
     };
 
-    /// <summary>A content part: text, an image (<c>image_url</c>, Ollama's <c>input_audio</c> too), or a bare string.</summary>
+    /// <summary>A content part: text, an image (<c>image_url</c>; an <c>input_audio</c> part, which Ollama takes as an image, too), or a bare string.</summary>
     private static long PartQuarters(JsonElement item)
     {
         if (item.ValueKind == JsonValueKind.String) return Quarters(item.GetString()!);
@@ -54,7 +54,10 @@ internal static class PromptEstimate
     private static long Quarters(string text)
     {
         long quarters = text.Length;
-        foreach (var c in text)
+        // Most prompts are ASCII: one vectorised scan finds that, and the loop runs only from the first other character.
+        var first = text.AsSpan().IndexOfAnyExceptInRange('\0', '\x7F');
+        if (first < 0) return quarters;
+        foreach (var c in text.AsSpan(first))
             if (c > 0x7F) quarters += CharsPerToken - 1;
         return quarters;
     }

@@ -13,7 +13,12 @@ internal sealed partial class LeaseHeartbeat(RedisLiveState state, RedisConnecti
     protected override async Task ExecuteAsync(CancellationToken stoppingToken)
     {
         var interval = settings.LeaseTtl / 3;
-        redis.Reconnected += () => _ = Task.Run(() => BeatAsync(CancellationToken.None));
+        redis.Reconnected += () => _ = Task.Run(async () =>
+        {
+            await ListenAsync();
+            await BeatAsync(CancellationToken.None);
+        });
+        await ListenAsync();
         using var timer = new PeriodicTimer(interval, time);
         do
         {
@@ -21,6 +26,26 @@ internal sealed partial class LeaseHeartbeat(RedisLiveState state, RedisConnecti
         }
         while (await timer.WaitForNextTickAsync(stoppingToken));
     }
+
+    /// <summary>A replica that noticed Redis lose its state says so; every other one then looks at once (one handler per connection).</summary>
+    private async Task ListenAsync()
+    {
+        if (redis.Subscriber is not { } subscriber) return;
+        try
+        {
+            await subscriber.UnsubscribeAsync(RedisLiveState.StateLostChannel, _onStateLost);
+            await subscriber.SubscribeAsync(RedisLiveState.StateLostChannel, _onStateLost);
+        }
+        catch (Exception e) when (e is StackExchange.Redis.RedisException or TimeoutException)
+        {
+            // Redis is away; the reconnect listens again, and the heartbeat still looks every beat.
+        }
+    }
+
+    private Action<StackExchange.Redis.RedisChannel, StackExchange.Redis.RedisValue>? _handler;
+
+    private Action<StackExchange.Redis.RedisChannel, StackExchange.Redis.RedisValue> _onStateLost =>
+        _handler ??= (_, _) => _ = BeatAsync(CancellationToken.None);
 
     public async Task BeatAsync(CancellationToken cancellationToken)
     {

@@ -48,6 +48,8 @@ internal sealed partial class RedisLiveState : ILiveState, IDisposable
     private readonly Lock _epochLock = new();
     /// <summary>The epoch key's value when this replica last looked (see <see cref="CheckEpochAsync"/>).</summary>
     private string? _epoch;
+    /// <summary>A loss was noticed and the leases have not been re-added yet (a renew that failed is tried again).</summary>
+    private volatile bool _rebuildPending;
     private readonly TimeSpan _leaseTtl;
     private int _reconciling;
     private long _roundTrips;
@@ -441,7 +443,7 @@ internal sealed partial class RedisLiveState : ILiveState, IDisposable
         {
             // The first admission of a key with limits after Redis lost its state comes here (its seeded marker went with
             // the rest): what was counted before the loss is set apart before anything is counted after it.
-            if (await CheckEpochAsync()) await RenewAsync(now, _leaseTtl, rebuild: true);
+            if (await CheckEpochAsync()) await RenewAsync(_time.GetUtcNow(), _leaseTtl, rebuild: true);
             var minute = TimeBuckets.Minute(now);
             RedisKey[] keys =
             [
@@ -581,18 +583,26 @@ internal sealed partial class RedisLiveState : ILiveState, IDisposable
     public async Task<bool> CheckEpochAsync()
     {
         if (_redis.Database is not { } db) return false;
-        await db.StringSetAsync(LiveKeys.Epoch, Hosting.Ids.NewHex(), when: When.NotExists);
-        var current = (string?)await db.StringGetAsync(LiveKeys.Epoch);
+        await db.StringSetAsync(LiveKeys.Epoch, Hosting.Ids.NewHex(), when: When.NotExists).WaitAsync(_redis.CallTimeout);
+        var current = (string?)await db.StringGetAsync(LiveKeys.Epoch).WaitAsync(_redis.CallTimeout);
         lock (_epochLock)
         {
             var lost = _epoch is not null && current != _epoch;
             _epoch = current;
             if (!lost) return false;
             ForgetCountedBeforeLoss();
+            // Leases are re-added by the next renew, however many tries that takes.
+            _rebuildPending = true;
         }
         Log.StateLost(_logger);
+        // The other replicas look at once (LeaseHeartbeat listens) rather than at their next heartbeat: until they do,
+        // they count on the rebuilt counters, and what they count then would be set apart as counted before the loss.
+        if (_redis.Subscriber is { } subscriber) _ = subscriber.PublishAsync(StateLostChannel, "", CommandFlags.FireAndForget);
         return true;
     }
+
+    /// <summary>Where a replica that noticed a state loss says so.</summary>
+    public static readonly RedisChannel StateLostChannel = new(RedisConnection.Prefix + "state-lost", RedisChannel.PatternMode.Literal);
 
     /// <summary>
     /// Redis lost what this replica had counted there. Waiting spares are dropped without a settle (one would take their
@@ -616,6 +626,7 @@ internal sealed partial class RedisLiveState : ILiveState, IDisposable
     /// </summary>
     public async Task RenewAsync(DateTimeOffset now, TimeSpan leaseTtl, bool rebuild)
     {
+        rebuild |= _rebuildPending;
         var leases = _held.Values.ToArray();
         var holds = _holds.Values.ToArray();
         var expiry = now + leaseTtl;
@@ -638,6 +649,7 @@ internal sealed partial class RedisLiveState : ILiveState, IDisposable
             args.Add(hold.RequestId);
         }
         if (keys.Count > 0) await LiveScripts.Renew.EvaluateAsync(db, keys.ToArray(), args.ToArray(), _redis.CallTimeout);
+        if (rebuild) _rebuildPending = false;
     }
 
     private static partial class Log

@@ -114,7 +114,7 @@ internal sealed class RequestRouter
                         context.Properties.Set(FirstByteTimeout, call.Wait switch
                         {
                             AttemptWait.FirstChunk => _settings.StreamTimeout ?? _settings.Timeout,
-                            AttemptWait.WholeAnswer => _settings.FirstTokenTimeout < _settings.Timeout ? _settings.FirstTokenTimeout : _settings.Timeout,
+                            AttemptWait.Reply => _settings.FirstTokenTimeout < _settings.Timeout ? _settings.FirstTokenTimeout : _settings.Timeout,
                             _ => System.Threading.Timeout.InfiniteTimeSpan,
                         });
                         context.Properties.Set(Deadline, deadline);

@@ -11,7 +11,7 @@ internal sealed record RoutedCall
     public required string Model { get; init; }
     public required bool Stream { get; init; }
     /// <summary>
-    /// How long one attempt may wait: for a stream's first chunk (<c>stream_timeout</c>), for a whole answer
+    /// How long one attempt may wait: for a stream's first chunk (<c>stream_timeout</c>), for the whole reply
     /// (<c>first_token_timeout</c>: embeddings), or as the attempt itself decides (a non-streamed generation, read whole
     /// in its attempt: first token, then each line; <see cref="Streaming.WholeAnswer"/>).
     /// </summary>
@@ -29,7 +29,7 @@ internal sealed record RoutedCall
 internal enum AttemptWait
 {
     FirstChunk,
-    WholeAnswer,
+    Reply,
     SelfTimed,
 }
 

@@ -44,9 +44,11 @@ internal static class WholeAnswer
         catch (Exception e)
         {
             if (answer is not null) await answer.DisposeAsync();
+            // A client that left is nobody's failure, whatever the read it cut short threw.
+            if (cancellationToken.IsCancellationRequested) throw new OperationCanceledException(cancellationToken);
             var failure = e switch
             {
-                OperationCanceledException when !cancellationToken.IsCancellationRequested => new BackendFailureException(FailureKind.Timeout,
+                OperationCanceledException => new BackendFailureException(FailureKind.Timeout,
                     answer is null
                         ? $"Backend {deployment.Id} sent no first token within first_token_timeout or the call's timeout."
                         : $"Backend {deployment.Id} stopped sending: no chunk within idle_timeout or the call's timeout.", e),

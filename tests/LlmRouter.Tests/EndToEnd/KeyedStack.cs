@@ -16,6 +16,9 @@ internal sealed record StackOptions
 
     /// <summary>Extra <c>general_settings</c> entries for every router (key → YAML value).</summary>
     public IReadOnlyDictionary<string, string> General { get; init; } = new Dictionary<string, string>();
+
+    /// <summary><c>router_settings</c> entries for every router (key → YAML value).</summary>
+    public IReadOnlyDictionary<string, string> Router { get; init; } = new Dictionary<string, string>();
 }
 
 /// <summary>
@@ -107,6 +110,7 @@ internal sealed class KeyedStack : IAsyncDisposable
                 new("code", $"ollama_chat/{CodeModel}", Simulator.ApiBase, "sim-code"),
             ],
             General = settings,
+            Router = new Dictionary<string, string>(_options.Router),
         };
         var router = await RouterProcess.StartAsync(config);
         lock (_routers) _routers.Add(router);

@@ -115,6 +115,33 @@ public sealed class RedisStateLossTests(ITestOutputHelper output)
         }
     }
 
+    [Fact]
+    public async Task OneReplicaNoticesTheLoss_TheOtherHearsAtOnce_NotAtItsNextHeartbeat()
+    {
+        // A heartbeat every 100 s (a third of lease_ttl): within the wait below, only the message can tell the second replica.
+        await using var stack = await KeyedStack.StartAsync(new StackOptions { Router = new Dictionary<string, string> { ["lease_ttl"] = "300" } });
+        try
+        {
+            var (first, second) = (stack.Routers[0], stack.Routers[1]);
+            var key = await KeyedStack.MintAsync(first, new { alias = "told", max_tokens = 100_000 });
+            var before = await KeyedClient.ChatAsync(first, key.Secret, new ChatCall());
+            Assert.True(before.Status == 200, before.ToString());
+            var mark = second.Output.Mark();
+
+            await stack.Redis.CliNumberAsync("FLUSHALL");
+            // The first replica's next request of a key with limits rebuilds the key's counters: that is when it notices.
+            var after = await KeyedClient.ChatAsync(first, key.Secret, new ChatCall());
+
+            Assert.True(after.Status == 200, after.ToString());
+            await Eventually.UntilAsync(() => Task.FromResult(second.Output.Lines(mark).Any(l => l.Contains("Redis lost its state", StringComparison.Ordinal))),
+                seen => seen, "the second replica to hear of the loss", TimeSpan.FromSeconds(10));
+        }
+        finally
+        {
+            stack.WriteLogs(output);
+        }
+    }
+
     /// <summary>Polls a Redis counter with redis-cli until it reaches <paramref name="atLeast"/>; returns when, or null at the deadline.</summary>
     private static async Task<TimeSpan?> WaitForCounterAsync(RedisServer redis, string key, long atLeast, TimeSpan timeout)
     {
