@@ -117,18 +117,6 @@ internal sealed class Lease(string id, Deployment deployment, bool shared, bool 
 
     public bool TrySettle() => Interlocked.Exchange(ref _settled, 1) == 0;
     public bool IsSettled => Volatile.Read(ref _settled) == 1;
-
-    private int _reservationLost;
-
-    /// <summary>
-    /// Redis lost its state while this request was in flight, and its reservation with it: the settle then counts what
-    /// the request used, not the difference from a reservation the rebuilt counters never held.
-    /// </summary>
-    public bool ReservationLost
-    {
-        get => Volatile.Read(ref _reservationLost) == 1;
-        set => Volatile.Write(ref _reservationLost, value ? 1 : 0);
-    }
 }
 
 /// <summary>A request's reservation against its key: a parallel slot plus reserved tokens, corrected at settle.</summary>

@@ -10,13 +10,24 @@ namespace LlmRouter.LiveState;
 internal sealed partial class LeaseHeartbeat(RedisLiveState state, RedisConnection redis, RouterSettings settings, TimeProvider time,
     ILogger<LeaseHeartbeat> logger) : BackgroundService
 {
+    private readonly SemaphoreSlim _listening = new(1, 1);
+    private Action<StackExchange.Redis.RedisChannel, StackExchange.Redis.RedisValue>? _onStateLost;
+
     protected override async Task ExecuteAsync(CancellationToken stoppingToken)
     {
         var interval = settings.LeaseTtl / 3;
+        // Made once, before anything can subscribe it: one handler, however often it is subscribed again.
+        _onStateLost = (_, _) => _ = HeardOfLossAsync();
         redis.Reconnected += () => _ = Task.Run(async () =>
         {
-            await ListenAsync();
-            await BeatAsync(CancellationToken.None);
+            try
+            {
+                await ListenAsync();
+            }
+            finally
+            {
+                await BeatAsync(CancellationToken.None);
+            }
         });
         await ListenAsync();
         using var timer = new PeriodicTimer(interval, time);
@@ -27,25 +38,51 @@ internal sealed partial class LeaseHeartbeat(RedisLiveState state, RedisConnecti
         while (await timer.WaitForNextTickAsync(stoppingToken));
     }
 
-    /// <summary>A replica that noticed Redis lose its state says so; every other one then looks at once (one handler per connection).</summary>
+    /// <summary>
+    /// A replica that noticed Redis lose its state says so, and every other one then looks at once. Subscribed again
+    /// after each reconnect; when that fails, this replica hears nothing until the next one, and its heartbeat still
+    /// looks every beat.
+    /// </summary>
     private async Task ListenAsync()
     {
-        if (redis.Subscriber is not { } subscriber) return;
+        if (redis.Subscriber is not { } subscriber || _onStateLost is not { } handler) return;
+        await _listening.WaitAsync();
         try
         {
-            await subscriber.UnsubscribeAsync(RedisLiveState.StateLostChannel, _onStateLost);
-            await subscriber.SubscribeAsync(RedisLiveState.StateLostChannel, _onStateLost);
+            await subscriber.UnsubscribeAsync(RedisLiveState.StateLostChannel, handler).WaitAsync(redis.CallTimeout);
         }
         catch (Exception e) when (e is StackExchange.Redis.RedisException or TimeoutException)
         {
-            // Redis is away; the reconnect listens again, and the heartbeat still looks every beat.
+        }
+        try
+        {
+            await subscriber.SubscribeAsync(RedisLiveState.StateLostChannel, handler).WaitAsync(redis.CallTimeout);
+        }
+        catch (Exception e) when (e is StackExchange.Redis.RedisException or TimeoutException)
+        {
+        }
+        finally
+        {
+            _listening.Release();
         }
     }
 
-    private Action<StackExchange.Redis.RedisChannel, StackExchange.Redis.RedisValue>? _handler;
-
-    private Action<StackExchange.Redis.RedisChannel, StackExchange.Redis.RedisValue> _onStateLost =>
-        _handler ??= (_, _) => _ = BeatAsync(CancellationToken.None);
+    /// <summary>Looks for itself; re-adds the leases only when this replica had not noticed the loss already.</summary>
+    private async Task HeardOfLossAsync()
+    {
+        try
+        {
+            if (await state.CheckEpochAsync()) await state.RenewAsync(time.GetUtcNow(), settings.LeaseTtl, rebuild: true);
+        }
+        catch (Exception e) when (e is StackExchange.Redis.RedisException or TimeoutException)
+        {
+            // The heartbeat tries again.
+        }
+        catch (Exception e)
+        {
+            Log.Failed(logger, e);
+        }
+    }
 
     public async Task BeatAsync(CancellationToken cancellationToken)
     {

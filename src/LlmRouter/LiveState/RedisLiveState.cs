@@ -45,11 +45,12 @@ internal sealed partial class RedisLiveState : ILiveState, IDisposable
     private readonly ConcurrentDictionary<(Guid KeyId, string Bucket), byte> _countedLocally = new();
     /// <summary>Kept beside the dictionary because every admission reads it, and an empty ConcurrentDictionary's Count and IsEmpty take all its locks.</summary>
     private int _countedLocallyCount;
-    private readonly Lock _epochLock = new();
     /// <summary>The epoch key's value when this replica last looked (see <see cref="CheckEpochAsync"/>).</summary>
     private string? _epoch;
-    /// <summary>A loss was noticed and the leases have not been re-added yet (a renew that failed is tried again).</summary>
-    private volatile bool _rebuildPending;
+    private readonly SemaphoreSlim _epochChecks = new(1, 1);
+    /// <summary>State losses noticed, and how many of them the leases have been re-added after (a failed renew is tried again).</summary>
+    private int _losses;
+    private int _rebuiltAfter;
     private readonly TimeSpan _leaseTtl;
     private int _reconciling;
     private long _roundTrips;
@@ -443,7 +444,7 @@ internal sealed partial class RedisLiveState : ILiveState, IDisposable
         {
             // The first admission of a key with limits after Redis lost its state comes here (its seeded marker went with
             // the rest): what was counted before the loss is set apart before anything is counted after it.
-            if (await CheckEpochAsync()) await RenewAsync(_time.GetUtcNow(), _leaseTtl, rebuild: true);
+            if (await CheckEpochAsync()) await ReAddLeasesAsync();
             var minute = TimeBuckets.Minute(now);
             RedisKey[] keys =
             [
@@ -583,22 +584,50 @@ internal sealed partial class RedisLiveState : ILiveState, IDisposable
     public async Task<bool> CheckEpochAsync()
     {
         if (_redis.Database is not { } db) return false;
-        await db.StringSetAsync(LiveKeys.Epoch, Hosting.Ids.NewHex(), when: When.NotExists).WaitAsync(_redis.CallTimeout);
-        var current = (string?)await db.StringGetAsync(LiveKeys.Epoch).WaitAsync(_redis.CallTimeout);
-        lock (_epochLock)
+        // One check at a time, each one atomic in Redis: a check whose read straddled the loss must not land after a
+        // newer one and report the same loss again.
+        await _epochChecks.WaitAsync();
+        try
         {
+            var current = (string?)await db.ScriptEvaluateAsync(EpochScript, [LiveKeys.Epoch], [Hosting.Ids.NewHex()]).WaitAsync(_redis.CallTimeout);
             var lost = _epoch is not null && current != _epoch;
             _epoch = current;
             if (!lost) return false;
             ForgetCountedBeforeLoss();
             // Leases are re-added by the next renew, however many tries that takes.
-            _rebuildPending = true;
+            Interlocked.Increment(ref _losses);
+        }
+        finally
+        {
+            _epochChecks.Release();
         }
         Log.StateLost(_logger);
         // The other replicas look at once (LeaseHeartbeat listens) rather than at their next heartbeat: until they do,
         // they count on the rebuilt counters, and what they count then would be set apart as counted before the loss.
-        if (_redis.Subscriber is { } subscriber) _ = subscriber.PublishAsync(StateLostChannel, "", CommandFlags.FireAndForget);
+        try
+        {
+            _redis.Subscriber?.Publish(StateLostChannel, "", CommandFlags.FireAndForget);
+        }
+        catch (Exception e) when (e is RedisException or ObjectDisposedException)
+        {
+            // Redis went away again, or the process is stopping: the others' heartbeats will notice.
+        }
         return true;
+    }
+
+    /// <summary>Sets the epoch if Redis has none (its state is new or was lost) and returns it, in one step.</summary>
+    private const string EpochScript = "redis.call('SET', KEYS[1], ARGV[1], 'NX') return redis.call('GET', KEYS[1])";
+
+    /// <summary>Leases re-added at once after a loss; when that fails, the heartbeat's next renew tries again.</summary>
+    private async Task ReAddLeasesAsync()
+    {
+        try
+        {
+            await RenewAsync(_time.GetUtcNow(), _leaseTtl, rebuild: true);
+        }
+        catch (Exception e) when (e is RedisException or TimeoutException)
+        {
+        }
     }
 
     /// <summary>Where a replica that noticed a state loss says so.</summary>
@@ -626,7 +655,9 @@ internal sealed partial class RedisLiveState : ILiveState, IDisposable
     /// </summary>
     public async Task RenewAsync(DateTimeOffset now, TimeSpan leaseTtl, bool rebuild)
     {
-        rebuild |= _rebuildPending;
+        // A rebuild owed since a loss is owed until one succeeds, and a loss noticed meanwhile owes another.
+        var losses = Volatile.Read(ref _losses);
+        rebuild |= losses != Volatile.Read(ref _rebuiltAfter);
         var leases = _held.Values.ToArray();
         var holds = _holds.Values.ToArray();
         var expiry = now + leaseTtl;
@@ -649,7 +680,7 @@ internal sealed partial class RedisLiveState : ILiveState, IDisposable
             args.Add(hold.RequestId);
         }
         if (keys.Count > 0) await LiveScripts.Renew.EvaluateAsync(db, keys.ToArray(), args.ToArray(), _redis.CallTimeout);
-        if (rebuild) _rebuildPending = false;
+        if (rebuild) Volatile.Write(ref _rebuiltAfter, losses);
     }
 
     private static partial class Log
