@@ -125,6 +125,16 @@ internal static class ConfigLoader
     }
 
     /// <summary>A connection URL, refused at load (one line, never with its password) if it could not be used later.</summary>
+    /// <summary>LiteLLM's <c>maximum_spend_logs_retention_period</c>: a duration such as <c>30d</c>, at least an hour.</summary>
+    private static TimeSpan? Retention(YamlSection general)
+    {
+        const string key = "maximum_spend_logs_retention_period";
+        if (general.String(key) is not { } text) return null;
+        if (!Keys.Durations.TryParse(text, out var keep) || keep < TimeSpan.FromHours(1))
+            throw general.Error(key, $"'{text}' is not a duration of an hour or more, such as 30d, 12w or 24h");
+        return keep;
+    }
+
     private static string? Checked(YamlSection section, string key, Func<string, object> use)
     {
         var url = section.String(key);
@@ -160,6 +170,7 @@ internal static class ConfigLoader
             DatabaseUrl = Checked(general, "database_url", url => Data.Database.ToConnectionString(url)),
             UsageFlushInterval = general.Seconds("usage_flush_interval") ?? defaults.UsageFlushInterval,
             UsageSpillPath = general.String("usage_spill_path") ?? defaults.UsageSpillPath,
+            UsageRetention = Retention(general),
             DefaultMaxTokens = general.Int("default_max_tokens", min: 1) ?? defaults.DefaultMaxTokens,
             InlineIo = general.Bool("inline_io") ?? defaults.InlineIo,
         };

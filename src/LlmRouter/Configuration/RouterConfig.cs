@@ -67,6 +67,8 @@ public sealed record GeneralSettings
     public TimeSpan UsageFlushInterval { get; init; } = TimeSpan.FromSeconds(1);
     /// <summary>Append-only file for usage rows Postgres could not take yet; replayed on recovery.</summary>
     public string UsageSpillPath { get; init; } = "llmrouter-usage-spill.jsonl";
+    /// <summary>Per-request usage rows older than this are deleted (rollups kept); null keeps them all.</summary>
+    public TimeSpan? UsageRetention { get; init; }
     /// <summary>Answer cap sent as num_predict when the client sets none and the key has a token quota.</summary>
     public int DefaultMaxTokens { get; init; } = 4096;
     /// <summary>Run request handling on the socket threads instead of handing every I/O completion to the thread pool.</summary>

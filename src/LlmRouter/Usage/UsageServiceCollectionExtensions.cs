@@ -10,9 +10,11 @@ internal static class UsageServiceCollectionExtensions
     {
         services.TryAddSingleton(TimeProvider.System);
         services.TryAddSingleton<Database>();
+        services.TryAddSingleton<DatabaseState>();
         services.TryAddSingleton<UsageWriter>();
         services.TryAddSingleton<IUsageSink>(provider => provider.GetRequiredService<UsageWriter>());
         services.AddHostedService(provider => provider.GetRequiredService<UsageWriter>());
+        services.AddHostedService<UsageRetention>();
         services.TryAddSingleton<UsageQueries>();
         services.TryAddSingleton<KeyUsageReader>();
         services.TryAddEnumerable(ServiceDescriptor.Singleton<Health.IReadinessContributor, PostgresReadiness>());

@@ -21,6 +21,19 @@ public sealed class ConfigLoaderTests
 
     private static string ErrorOf(string yaml) => Assert.Throws<ConfigException>(() => Parse(yaml)).Message;
 
+    [Fact]
+    public void Parse_UsageRetention_LiteLlmsDuration_AtLeastAnHour_AbsentKeepsEverything()
+    {
+        var env = new Dictionary<string, string> { ["TEST_MASTER_KEY"] = "sk-test" };
+        Assert.Null(Parse(Minimal, env).General.UsageRetention);
+        Assert.Equal(TimeSpan.FromDays(30), Parse(Minimal + "\n  maximum_spend_logs_retention_period: 30d\n", env).General.UsageRetention);
+        foreach (var bad in new[] { "30m", "30", "soon" })
+        {
+            var error = Assert.Throws<ConfigException>(() => Parse(Minimal + $"\n  maximum_spend_logs_retention_period: \"{bad}\"\n", env)).Message;
+            Assert.StartsWith("test.yaml: general_settings.maximum_spend_logs_retention_period: ", error);
+        }
+    }
+
     [Theory]
     [InlineData("database_url", "postgresql://app:s3cret@127.0.0.1:notaport/llmrouter")]
     [InlineData("database_url", "not a url")]
