@@ -76,13 +76,12 @@ internal sealed class RequestRouter
         builder.AddTimeout(new TimeoutStrategyOptions
         {
             // Each attempt gets its first-byte timeout, but never more than is left of the whole call: retries share `timeout`.
-            // (A generated timeout of zero or less would mean none at all; AttemptAsync refuses to start past the deadline.)
+            // (AttemptAsync refuses to start past the deadline.)
             TimeoutGenerator = args =>
             {
                 var perAttempt = args.Context.Properties.GetValue(FirstByteTimeout, TimeSpan.FromMinutes(10));
                 if (perAttempt == System.Threading.Timeout.InfiniteTimeSpan) return ValueTask.FromResult(perAttempt);
-                var left = args.Context.Properties.GetValue(Deadline, DateTimeOffset.MaxValue) - time.GetUtcNow();
-                return ValueTask.FromResult(left < perAttempt ? Max(left, TimeSpan.FromMilliseconds(1)) : perAttempt);
+                return ValueTask.FromResult(CallDeadline.Within(perAttempt, args.Context.Properties.GetValue(Deadline, DateTimeOffset.MaxValue), time.GetUtcNow()));
             },
         });
         return builder.Build();
@@ -334,8 +333,6 @@ internal sealed class RequestRouter
 
     private int RetryAfter(DateTimeOffset? at) =>
         at is { } when ? Math.Max(1, (int)Math.Ceiling((when - _time.GetUtcNow()).TotalSeconds)) : 1;
-
-    private static TimeSpan Max(TimeSpan a, TimeSpan b) => a > b ? a : b;
 
     private sealed class AttemptState(RoutedCall call, int groupCount)
     {

@@ -2,6 +2,7 @@ using System.Text.Json;
 using LlmRouter.Backends;
 using LlmRouter.Configuration;
 using LlmRouter.OpenAi;
+using LlmRouter.Routing;
 
 namespace LlmRouter.Streaming;
 
@@ -22,7 +23,7 @@ internal static class WholeAnswer
         AnswerWriter writer, RouterSettings settings, TimeProvider time, DateTimeOffset deadline, CancellationToken cancellationToken)
     {
         using var timer = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
-        timer.CancelAfter(Within(settings.FirstTokenTimeout, deadline, time));
+        timer.CancelAfter(CallDeadline.Within(settings.FirstTokenTimeout, deadline, time.GetUtcNow()));
         IGenerationStream? answer = null;
         try
         {
@@ -36,7 +37,7 @@ internal static class WholeAnswer
                 // The final line is left for the relay, which adds it and writes the body.
                 if (chunk.Done) return new Collected(answer, firstLineAt);
                 if (chunk.HasDelta) writer.Add(chunk);
-                timer.CancelAfter(Within(settings.IdleTimeout, deadline, time));
+                timer.CancelAfter(CallDeadline.Within(settings.IdleTimeout, deadline, time.GetUtcNow()));
                 if (!await answer.MoveNextAsync(timer.Token))
                     throw new BackendFailureException(FailureKind.BadAnswer, $"Backend {deployment.Id} ended the answer before it was complete.");
             }
@@ -77,11 +78,5 @@ internal static class WholeAnswer
         public ValueTask<bool> MoveNextAsync(CancellationToken cancellationToken) => answer.MoveNextAsync(cancellationToken);
 
         public ValueTask DisposeAsync() => answer.DisposeAsync();
-    }
-
-    private static TimeSpan Within(TimeSpan limit, DateTimeOffset deadline, TimeProvider time)
-    {
-        var left = deadline - time.GetUtcNow();
-        return left < limit ? (left > TimeSpan.Zero ? left : TimeSpan.FromMilliseconds(1)) : limit;
     }
 }
