@@ -67,12 +67,12 @@ internal sealed partial class LeaseHeartbeat(RedisLiveState state, RedisConnecti
         }
     }
 
-    /// <summary>Looks for itself; re-adds the leases only when this replica had not noticed the loss already.</summary>
+    /// <summary>Looks for itself (what follows a loss happens once, in <see cref="RedisLiveState.CheckEpochAsync"/>).</summary>
     private async Task HeardOfLossAsync()
     {
         try
         {
-            if (await state.CheckEpochAsync()) await state.RenewAsync(time.GetUtcNow(), settings.LeaseTtl, rebuild: true);
+            await state.CheckEpochAsync();
         }
         catch (Exception e) when (e is StackExchange.Redis.RedisException or TimeoutException)
         {
@@ -89,8 +89,9 @@ internal sealed partial class LeaseHeartbeat(RedisLiveState state, RedisConnecti
         try
         {
             // Key counters rebuild themselves: their seeded markers went with the rest, so each key re-seeds from Postgres on next use.
-            var rebuild = await state.CheckEpochAsync();
-            await state.RenewAsync(time.GetUtcNow(), settings.LeaseTtl, rebuild);
+            // A loss's lease re-add that failed is owed: the renew makes it.
+            await state.CheckEpochAsync();
+            await state.RenewAsync(time.GetUtcNow(), settings.LeaseTtl, rebuild: false);
         }
         catch (Exception e) when (e is StackExchange.Redis.RedisException or TimeoutException)
         {

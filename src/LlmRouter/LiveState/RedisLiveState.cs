@@ -444,7 +444,7 @@ internal sealed partial class RedisLiveState : ILiveState, IDisposable
         {
             // The first admission of a key with limits after Redis lost its state comes here (its seeded marker went with
             // the rest): what was counted before the loss is set apart before anything is counted after it.
-            if (await CheckEpochAsync()) await ReAddLeasesAsync();
+            await CheckEpochAsync();
             var minute = TimeBuckets.Minute(now);
             RedisKey[] keys =
             [
@@ -579,7 +579,8 @@ internal sealed partial class RedisLiveState : ILiveState, IDisposable
 
     /// <summary>
     /// Whether Redis lost its state (restarted without persistence, flushed) since this replica last looked: the epoch
-    /// key it knew is gone. Asked by the lease heartbeat and before a key's counters are seeded. True once per loss.
+    /// key it knew is gone. Asked by the lease heartbeat and before a key's counters are seeded. True once per loss; by
+    /// then what was counted before the loss is set apart and the live leases are re-added (or owed to the next renew).
     /// </summary>
     public async Task<bool> CheckEpochAsync()
     {
@@ -612,6 +613,7 @@ internal sealed partial class RedisLiveState : ILiveState, IDisposable
         {
             // Redis went away again, or the process is stopping: the others' heartbeats will notice.
         }
+        await ReAddLeasesAsync();
         return true;
     }
 
@@ -650,8 +652,9 @@ internal sealed partial class RedisLiveState : ILiveState, IDisposable
     }
 
     /// <summary>
-    /// Renews every lease this process holds (one script call for all of them). With <paramref name="rebuild"/>,
-    /// re-adds them: Redis restarted without persistence, and live leases are the truth to rebuild counts from.
+    /// Renews every lease this process holds (one script call for all of them). With <paramref name="rebuild"/>, or while
+    /// a re-add is owed since a loss (<see cref="CheckEpochAsync"/>), re-adds them: Redis lost its state, and live leases
+    /// are the truth to rebuild counts from.
     /// </summary>
     public async Task RenewAsync(DateTimeOffset now, TimeSpan leaseTtl, bool rebuild)
     {
