@@ -44,6 +44,14 @@ internal sealed class GenerationHandler(CallFactory calls, RequestRouter router,
             accounting.Record(context, call, call.Model, null, startedAt, new RequestResult(e.Error.Status, 0, 0, null, e.Error.Code, request.User));
             throw;
         }
+        catch (AnswerAbandonedException gone) when (gone.Lease is { } lease)
+        {
+            // Gone while its (non-streamed) answer was being generated: charged the prompt, by the estimate, and what
+            // was generated until then, as a streamed answer cut short is.
+            _ = accounting.Finish(context, call, gone.ServedModel, lease, gone.KeyHold, startedAt, new RequestResult(499, call.EstimatedPromptTokens,
+                gone.CompletionTokens, time.GetElapsedTime(startedAt, gone.FirstLineAt), null, request.User));
+            throw;
+        }
         catch (OperationCanceledException) when (context.RequestAborted.IsCancellationRequested)
         {
             // Gone before an answer reached it: recorded, charged nothing (the router gave the key's reservation back).

@@ -17,10 +17,14 @@ internal sealed class RequestAccounting(ILiveState state, IUsageSink usage, Rout
     private static readonly TimeSpan NearLimitWait = TimeSpan.FromSeconds(1);
 
     /// <summary>Settles and records: for an answer that is complete when this is called. See <see cref="Settle"/> for the task.</summary>
-    public Task Finish<T>(HttpContext context, RoutedCall call, Routed<T> routed, long startedAt, RequestResult result)
+    public Task Finish<T>(HttpContext context, RoutedCall call, Routed<T> routed, long startedAt, RequestResult result) =>
+        Finish(context, call, routed.ServedModel, routed.Lease, routed.KeyHold, startedAt, result);
+
+    /// <inheritdoc cref="Finish{T}"/>
+    public Task Finish(HttpContext context, RoutedCall call, string servedModel, Lease lease, KeyHold? hold, long startedAt, RequestResult result)
     {
-        var settled = Settle(routed, result);
-        Record(context, call, routed, startedAt, result);
+        var settled = Settle(lease, hold, result);
+        Record(context, call, servedModel, lease.Deployment, startedAt, result, CostOf(lease.Deployment, result));
         return settled;
     }
 
@@ -37,17 +41,19 @@ internal sealed class RequestAccounting(ILiveState state, IUsageSink usage, Rout
     /// last bytes. The task is what the client should wait for before its answer ends: nothing, unless the key is near
     /// a limit (<see cref="KeyHold.NearLimit"/>), when it is the settle itself (at most <see cref="NearLimitWait"/>).
     /// </summary>
-    public Task Settle<T>(Routed<T> routed, RequestResult result)
+    public Task Settle<T>(Routed<T> routed, RequestResult result) => Settle(routed.Lease, routed.KeyHold, result);
+
+    private Task Settle(Lease lease, KeyHold? hold, RequestResult result)
     {
         var settle = state.SettleAsync(new SettleRequest
         {
-            Lease = routed.Lease,
-            KeyHold = routed.KeyHold,
+            Lease = lease,
+            KeyHold = hold,
             Now = time.GetUtcNow(),
             // A failure mid-answer counts toward the deployment's cooldown like one before the first byte.
             Failed = result.Status >= 500,
             ActualTokens = result.PromptTokens + result.CompletionTokens,
-            ActualMicros = (long)(CostOf(routed.Deployment, result) * KeyLimits.MicrosPerUnit),
+            ActualMicros = (long)(CostOf(lease.Deployment, result) * KeyLimits.MicrosPerUnit),
             // Only latency-based routing reads a deployment's time to first token; elsewhere keeping it costs Redis two calls.
             TtftMs = settings.RoutingStrategy == RoutingStrategy.LatencyBased ? result.TimeToFirstToken?.TotalMilliseconds : null,
             AllowedFails = settings.AllowedFails,
@@ -55,7 +61,7 @@ internal sealed class RequestAccounting(ILiveState state, IUsageSink usage, Rout
             CooldownTime = settings.CooldownTime,
         });
         pending.Track(settle);
-        return routed.KeyHold is { NearLimit: true } && !settle.IsCompleted ? WaitBoundedAsync(settle) : Task.CompletedTask;
+        return hold is { NearLimit: true } && !settle.IsCompleted ? WaitBoundedAsync(settle) : Task.CompletedTask;
     }
 
     private static async Task WaitBoundedAsync(Task settle)

@@ -145,10 +145,11 @@ internal sealed class RequestRouter
                 }
             }
         }
-        catch
+        catch (Exception e)
         {
             // The client left before an answer (or something unforeseen broke): nothing served, nothing held for it.
-            GiveBackKeyHold(attempt);
+            // Unless the answer had started (a non-streamed one): its handler charges what was generated.
+            if (e is not AnswerAbandonedException { Lease: not null }) GiveBackKeyHold(attempt);
             throw;
         }
         GiveBackKeyHold(attempt);
@@ -203,6 +204,12 @@ internal sealed class RequestRouter
         {
             var value = await run.Start(_backends.For(lease.Deployment), lease.Deployment, cancellationToken);
             return new Routed<T>(value, lease, state.KeyHold, state.Group, state.Attempts, admission);
+        }
+        catch (AnswerAbandonedException abandoned)
+        {
+            // The slot and the key's reservation are settled by the handler, with what was generated.
+            abandoned.Attach(lease, state.KeyHold, state.Group);
+            throw;
         }
         catch (Exception e)
         {

@@ -17,7 +17,8 @@ internal static class WholeAnswer
     /// <summary>
     /// Returns the answer positioned on its final line, everything before it added to <paramref name="writer"/> (which must
     /// be this attempt's own). Failures are <see cref="BackendFailureException"/>s; a client that left is an
-    /// <see cref="OperationCanceledException"/> of <paramref name="cancellationToken"/>.
+    /// <see cref="OperationCanceledException"/> of <paramref name="cancellationToken"/>, an
+    /// <see cref="AnswerAbandonedException"/> once the answer had started.
     /// </summary>
     public static async Task<IGenerationStream> CollectAsync(IModelBackend backend, Deployment deployment, PreparedRequest request,
         AnswerWriter writer, RouterSettings settings, TimeProvider time, DateTimeOffset deadline, CancellationToken cancellationToken)
@@ -25,10 +26,12 @@ internal static class WholeAnswer
         using var timer = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
         timer.CancelAfter(CallDeadline.Within(settings.FirstTokenTimeout, deadline, time.GetUtcNow()));
         IGenerationStream? answer = null;
+        long firstLineAt = 0;
+        var lines = 0;
         try
         {
             answer = await backend.StartGenerationAsync(deployment, request, timer.Token);
-            var firstLineAt = time.GetTimestamp();
+            firstLineAt = time.GetTimestamp();
             while (true)
             {
                 var chunk = answer.Current;
@@ -36,7 +39,11 @@ internal static class WholeAnswer
                     throw new BackendFailureException(FailureKind.Unavailable, $"Backend {deployment.Id} failed mid-answer: {error}");
                 // The final line is left for the relay, which adds it and writes the body.
                 if (chunk.Done) return new Collected(answer, firstLineAt);
-                if (chunk.HasDelta) writer.Add(chunk);
+                if (chunk.HasDelta)
+                {
+                    writer.Add(chunk);
+                    lines++;
+                }
                 timer.CancelAfter(CallDeadline.Within(settings.IdleTimeout, deadline, time.GetUtcNow()));
                 if (!await answer.MoveNextAsync(timer.Token))
                     throw new BackendFailureException(FailureKind.BadAnswer, $"Backend {deployment.Id} ended the answer before it was complete.");
@@ -45,8 +52,13 @@ internal static class WholeAnswer
         catch (Exception e)
         {
             if (answer is not null) await answer.DisposeAsync();
-            // A client that left is nobody's failure, whatever the read it cut short threw.
-            if (cancellationToken.IsCancellationRequested) throw new OperationCanceledException(cancellationToken);
+            // A client that left is nobody's failure, whatever the read it cut short threw. Once generation had started
+            // it is charged for what was generated (closing the connection above told Ollama to stop).
+            if (cancellationToken.IsCancellationRequested)
+            {
+                if (answer is not null) throw new AnswerAbandonedException(lines, firstLineAt, cancellationToken);
+                throw new OperationCanceledException(cancellationToken);
+            }
             var failure = e switch
             {
                 OperationCanceledException => new BackendFailureException(FailureKind.Timeout,

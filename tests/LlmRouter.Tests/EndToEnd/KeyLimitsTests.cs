@@ -87,6 +87,30 @@ public sealed partial class KeyLimitsTests(SharedStack shared, ITestOutputHelper
         Assert.True(served.Status == 200, served.ToString());
     }
 
+    [Theory]
+    [InlineData(false)]
+    [InlineData(true)]
+    public async Task ClientGoneMidAnswer_ChargedForWhatWasGenerated_Recorded499(bool stream)
+    {
+        const int Quota = 200;
+        const int MaxTokens = 180;
+        // 60 tokens 40 ms apart, the first at once: the answer would take 2.4 s, and the client leaves partway.
+        await Stack.Simulator.Control.ConfigureAsync(new SimConfig { Tokens = 60, TokenIntervalMs = 40 });
+        var key = await KeyedStack.MintAsync(A, new { alias = "left-" + Guid.NewGuid().ToString("N")[..8], max_tokens = Quota });
+
+        using var leave = new CancellationTokenSource(TimeSpan.FromMilliseconds(800));
+        await Assert.ThrowsAnyAsync<OperationCanceledException>(() =>
+            KeyedClient.ChatAsync(A, key.Secret, new ChatCall { MaxTokens = MaxTokens, Stream = stream }, leave.Token));
+
+        // Charged the prompt (the estimate) and the tokens generated before it left, streamed or not.
+        var row = Assert.Single(await Eventually.UntilAsync(() => Stack.Usage.ForKeyAsync(key.Id), r => r.Count == 1, "the request's usage row"));
+        Assert.True(row is { Status: 499, PromptTokens: > 0, CompletionTokens: > 0 and < 60 }, row.ToString());
+        // And they count against the key's quota: the same request again (its prompt plus 180 reserved) no longer fits,
+        // where it would with the first one charged nothing.
+        var again = await KeyedClient.ChatAsync(A, key.Secret, new ChatCall { MaxTokens = MaxTokens });
+        Assert.True(again is { Status: 429, Code: "insufficient_quota" }, again.ToString());
+    }
+
     [Fact]
     public async Task NonStreamedAnswer_UsageRowsTimeToFirstTokenIsWhenGenerationStarted_NotTheWholeAnswer()
     {
