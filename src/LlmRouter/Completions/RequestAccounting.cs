@@ -20,7 +20,7 @@ internal sealed class RequestAccounting(ILiveState state, IUsageSink usage, Rout
     public Task Finish<T>(HttpContext context, RoutedCall call, Routed<T> routed, long startedAt, RequestResult result) =>
         Finish(context, call, routed.ServedModel, routed.Lease, routed.KeyHold, startedAt, result);
 
-    /// <inheritdoc cref="Finish{T}"/>
+    /// <summary>Settles and records a request that ended on <paramref name="lease"/>, complete or not. See <see cref="Settle"/> for the task.</summary>
     public Task Finish(HttpContext context, RoutedCall call, string servedModel, Lease lease, KeyHold? hold, long startedAt, RequestResult result)
     {
         var settled = Settle(lease, hold, result);

@@ -5,7 +5,8 @@ namespace LlmRouter.LiveState;
 /// <summary>
 /// Keeps this replica's leases alive (a third of the lease TTL apart), so a crashed replica's counts vanish within
 /// one TTL while a live one's never do. Also notices when Redis has lost its state (restart without persistence):
-/// the epoch key is gone, so live leases are re-added (key counters re-seed themselves from recorded usage).
+/// the epoch key is gone, so live leases are re-added (key counters re-seed themselves from recorded usage). And counts
+/// the replicas sharing Redis, whose number splits a key's limits among them while Redis is away.
 /// </summary>
 internal sealed partial class LeaseHeartbeat(RedisLiveState state, RedisConnection redis, RouterSettings settings, TimeProvider time,
     ILogger<LeaseHeartbeat> logger) : BackgroundService
@@ -92,6 +93,7 @@ internal sealed partial class LeaseHeartbeat(RedisLiveState state, RedisConnecti
             // A loss's lease re-add that failed is owed: the renew makes it.
             await state.CheckEpochAsync();
             await state.RenewAsync(time.GetUtcNow(), settings.LeaseTtl, rebuild: false);
+            await state.CountReplicasAsync(time.GetUtcNow(), settings.LeaseTtl);
         }
         catch (Exception e) when (e is StackExchange.Redis.RedisException or TimeoutException)
         {

@@ -21,4 +21,6 @@ internal static class LiveKeys
     public static string KeySeeded(Guid keyId, string period) => $"{P}seeded:key:{keyId:N}:{period}";
     /// <summary>Set once per Redis lifetime; a change means Redis lost its state and counters must be rebuilt.</summary>
     public const string Epoch = P + "epoch";
+    /// <summary>The replicas sharing this Redis, each scored by its last lease heartbeat.</summary>
+    public const string Replicas = P + "replicas";
 }

@@ -1,3 +1,4 @@
+using System.Globalization;
 using LlmRouter.Configuration;
 using Microsoft.Extensions.Logging.Abstractions;
 
@@ -6,6 +7,11 @@ namespace LlmRouter.LiveState;
 /// <summary>
 /// Process-local live state: the same rules as the Redis scripts, for a single replica or while Redis is away.
 /// One lock keeps each admission and settle atomic; the work inside is a few dictionary operations.
+/// <para>
+/// Standing in for a Redis that several replicas share, it holds each key to this replica's share
+/// (<see cref="Replicas"/>) of what the key had left when its counters were seeded: the replicas then let through no
+/// more than the key's limits together, give or take a request or a token each, however the key's requests are spread.
+/// </para>
 /// </summary>
 internal sealed class LocalLiveState(ILogger<LocalLiveState>? logger = null) : ILiveState
 {
@@ -18,8 +24,23 @@ internal sealed class LocalLiveState(ILogger<LocalLiveState>? logger = null) : I
     private readonly Dictionary<string, double> _ttft = new(StringComparer.Ordinal);
     /// <summary>Seeded key periods; a guessed seed (usage store unreachable) holds only until its time.</summary>
     private readonly Dictionary<string, DateTimeOffset> _seededUntil = new(StringComparer.Ordinal);
+    /// <summary>What a key counter was seeded with (every replica's recorded usage): the part no share is taken from.</summary>
+    private readonly Dictionary<string, long> _seeded = new(StringComparer.Ordinal);
+    private int _replicas = 1;
+    /// <summary>The minute whose start last pruned the per-minute counters (<see cref="Prune"/>).</summary>
+    private string? _prunedIn;
 
     public bool IsShared => false;
+
+    /// <summary>
+    /// Replicas whose limits this state shares: 1 alone; while it stands in for Redis, how many replicas Redis last
+    /// said were beating (<see cref="RedisLiveState.CountReplicasAsync"/>).
+    /// </summary>
+    public int Replicas
+    {
+        get => Volatile.Read(ref _replicas);
+        set => Volatile.Write(ref _replicas, Math.Max(1, value));
+    }
     public event Action<string>? SlotReleased;
 
     public ValueTask<AdmissionResult> AdmitAsync(AdmissionRequest request)
@@ -34,6 +55,7 @@ internal sealed class LocalLiveState(ILogger<LocalLiveState>? logger = null) : I
     {
         var now = request.Now;
         var minute = TimeBuckets.Minute(now);
+        Prune(minute);
         var stats = request.NewStats();
         if (request.Key is { } key && CheckKey(key, now, minute) is { } refused) return refused;
 
@@ -80,12 +102,14 @@ internal sealed class LocalLiveState(ILogger<LocalLiveState>? logger = null) : I
         if (request.Key is { } k)
         {
             Leases(LiveKeys.KeyLeases(k.KeyId))[request.RequestId] = expiry;
-            var requests = Add(LiveKeys.KeyRequests(k.KeyId, minute), 1);
-            var tokens = Add(LiveKeys.KeyTokens(k.KeyId, minute), k.ReserveTokens);
+            var requestsKey = LiveKeys.KeyRequests(k.KeyId, minute);
+            var tokensKey = LiveKeys.KeyTokens(k.KeyId, minute);
+            var requests = Add(requestsKey, 1);
+            var tokens = Add(tokensKey, k.ReserveTokens);
             Add(LiveKeys.KeyQuota(k.KeyId, k.QuotaBucket), k.ReserveTokens);
             Add(LiveKeys.KeyBudget(k.KeyId, k.QuotaBucket), k.ReserveMicros);
-            if (k.RpmLimit is { } rpm) remainingRequests = Math.Max(0, rpm - requests);
-            if (k.TpmLimit is { } tpm) remainingTokens = Math.Max(0, tpm - tokens);
+            if (k.RpmLimit is { } rpm) remainingRequests = Math.Max(0, Share(requestsKey, rpm) - requests);
+            if (k.TpmLimit is { } tpm) remainingTokens = Math.Max(0, Share(tokensKey, tpm) - tokens);
             hold = new KeyHold(request.RequestId, k, minute, shared: false);
         }
         return new AdmissionResult
@@ -101,27 +125,46 @@ internal sealed class LocalLiveState(ILogger<LocalLiveState>? logger = null) : I
         if (!(_seededUntil.TryGetValue(LiveKeys.KeySeeded(key.KeyId, key.QuotaBucket), out var until) && until > now))
             return new AdmissionResult { Status = AdmissionStatus.KeyNeedsSeed };
         // Refused by one limit, the result tells what is left of the other (for the x-ratelimit-remaining-* headers).
-        var requests = Counter(LiveKeys.KeyRequests(key.KeyId, minute));
-        var tokens = Counter(LiveKeys.KeyTokens(key.KeyId, minute));
-        if (key.RpmLimit is { } rpm && requests >= rpm)
+        var requestsKey = LiveKeys.KeyRequests(key.KeyId, minute);
+        var tokensKey = LiveKeys.KeyTokens(key.KeyId, minute);
+        var requests = Counter(requestsKey);
+        var tokens = Counter(tokensKey);
+        long? rpm = key.RpmLimit is { } r ? Share(requestsKey, r) : null;
+        long? tpm = key.TpmLimit is { } t ? Share(tokensKey, t) : null;
+        if (requests >= rpm)
             return new AdmissionResult
             {
                 Status = AdmissionStatus.KeyRateLimited, RetryAt = TimeBuckets.NextMinute(now), RemainingRequests = 0,
-                RemainingTokens = key.TpmLimit is { } limit ? Math.Max(0, limit - tokens) : null,
+                RemainingTokens = tpm is { } limit ? Math.Max(0, limit - tokens) : null,
             };
-        if (key.TpmLimit is { } tpm && tokens + key.ReserveTokens > tpm)
+        if (tokens + key.ReserveTokens > tpm)
             return new AdmissionResult
             {
                 Status = AdmissionStatus.KeyRateLimited, RetryAt = TimeBuckets.NextMinute(now), RemainingTokens = 0,
-                RemainingRequests = key.RpmLimit is { } limit ? Math.Max(0, limit - requests) : null,
+                RemainingRequests = rpm is { } limit ? Math.Max(0, limit - requests) : null,
             };
-        if (key.MaxParallel is { } parallel && Count(LiveKeys.KeyLeases(key.KeyId), now) >= parallel)
+        if (key.MaxParallel is { } parallel && Count(LiveKeys.KeyLeases(key.KeyId), now) >= Share(null, parallel))
             return new AdmissionResult { Status = AdmissionStatus.KeyParallelLimited, RetryAt = now.AddSeconds(1) };
-        if (key.QuotaLimit is { } quota && Counter(LiveKeys.KeyQuota(key.KeyId, key.QuotaBucket)) + key.ReserveTokens > quota)
+        var quotaKey = LiveKeys.KeyQuota(key.KeyId, key.QuotaBucket);
+        if (key.QuotaLimit is { } quota && Counter(quotaKey) + key.ReserveTokens > Share(quotaKey, quota))
             return new AdmissionResult { Status = AdmissionStatus.KeyQuotaExceeded };
-        if (key.BudgetLimitMicros is { } budget && Counter(LiveKeys.KeyBudget(key.KeyId, key.QuotaBucket)) + key.ReserveMicros > budget)
+        var budgetKey = LiveKeys.KeyBudget(key.KeyId, key.QuotaBucket);
+        if (key.BudgetLimitMicros is { } budget && Counter(budgetKey) + key.ReserveMicros > Share(budgetKey, budget))
             return new AdmissionResult { Status = AdmissionStatus.KeyQuotaExceeded };
         return null;
+    }
+
+    /// <summary>
+    /// What this replica may count up to under <paramref name="limit"/>: all of it alone; else what every replica had
+    /// used when <paramref name="counter"/> was seeded, plus this replica's share of the rest, rounded up (so a limit
+    /// smaller than the number of replicas still lets each through one).
+    /// </summary>
+    private long Share(string? counter, long limit)
+    {
+        var replicas = Replicas;
+        if (replicas == 1) return limit;
+        var used = counter is not null && _seeded.TryGetValue(counter, out var seeded) ? Math.Min(seeded, limit) : 0;
+        return used + (limit - used + replicas - 1) / replicas;
     }
 
     private bool IsFull(Deployment candidate, int count, int? backendLimit, DateTimeOffset now, string minute)
@@ -141,10 +184,10 @@ internal sealed class LocalLiveState(ILogger<LocalLiveState>? logger = null) : I
             _seededUntil[marker] = markerTtl is { } ttl ? now + ttl : DateTimeOffset.MaxValue;
             var minute = TimeBuckets.Minute(now);
             // The larger of what is counted and what was recorded, never the sum (see LiveScripts.Seed).
-            AtLeast(LiveKeys.KeyQuota(key.KeyId, key.QuotaBucket), usage.PeriodTokens);
-            AtLeast(LiveKeys.KeyBudget(key.KeyId, key.QuotaBucket), usage.PeriodMicros);
-            AtLeast(LiveKeys.KeyRequests(key.KeyId, minute), usage.MinuteRequests);
-            AtLeast(LiveKeys.KeyTokens(key.KeyId, minute), usage.MinuteTokens);
+            Seed(LiveKeys.KeyQuota(key.KeyId, key.QuotaBucket), usage.PeriodTokens);
+            Seed(LiveKeys.KeyBudget(key.KeyId, key.QuotaBucket), usage.PeriodMicros);
+            Seed(LiveKeys.KeyRequests(key.KeyId, minute), usage.MinuteRequests);
+            Seed(LiveKeys.KeyTokens(key.KeyId, minute), usage.MinuteTokens);
         }
         return Task.CompletedTask;
     }
@@ -230,7 +273,48 @@ internal sealed class LocalLiveState(ILogger<LocalLiveState>? logger = null) : I
 
     private long Add(string key, long delta) => _counters[key] = Math.Max(0, _counters.GetValueOrDefault(key) + delta);
 
-    private void AtLeast(string key, long value) => _counters[key] = Math.Max(value, _counters.GetValueOrDefault(key));
+    /// <summary>The larger of what is counted and what was recorded, never the sum (see LiveScripts.Seed).</summary>
+    private void Seed(string counter, long recorded)
+    {
+        _counters[counter] = Math.Max(recorded, _counters.GetValueOrDefault(counter));
+        _seeded[counter] = recorded;
+    }
+
+    /// <summary>Counters kept now (for tests: minute counters must not pile up).</summary>
+    internal int CounterCount
+    {
+        get
+        {
+            lock (_lock) return _counters.Count + _seeded.Count;
+        }
+    }
+
+    /// <summary>
+    /// Once a minute, drops the per-minute counters of minutes before the last one: only the current minute is read, and
+    /// the last one may still be settled into. Without this a replica without Redis kept two counters per deployment
+    /// and per key for every minute it ever served.
+    /// </summary>
+    private void Prune(string minute)
+    {
+        if (minute == _prunedIn) return;
+        _prunedIn = minute;
+        var previous = (long.Parse(minute, CultureInfo.InvariantCulture) - 1).ToString(CultureInfo.InvariantCulture);
+        List<string>? stale = null;
+        foreach (var counter in _counters.Keys)
+        {
+            if (IsPerMinute(counter) && !counter.EndsWith(minute, StringComparison.Ordinal) && !counter.EndsWith(previous, StringComparison.Ordinal))
+                (stale ??= []).Add(counter);
+        }
+        if (stale is null) return;
+        foreach (var counter in stale)
+        {
+            _counters.Remove(counter);
+            _seeded.Remove(counter);
+        }
+    }
+
+    private static bool IsPerMinute(string counter) =>
+        counter.StartsWith(RedisConnection.Prefix + "rpm:", StringComparison.Ordinal) || counter.StartsWith(RedisConnection.Prefix + "tpm:", StringComparison.Ordinal);
 
     public DateTimeOffset? CooldownUntil(string deploymentId)
     {

@@ -617,6 +617,34 @@ internal sealed partial class RedisLiveState : ILiveState, IDisposable
         return true;
     }
 
+    /// <summary>
+    /// Counts this replica in the replica set (<see cref="LiveKeys.Replicas"/>) and reads how many replicas did so within
+    /// one lease TTL; the lease heartbeat calls it every beat. While Redis is away the process-local state holds each key
+    /// to this replica's share of its limits (<see cref="LocalLiveState.Replicas"/>), so the replicas together do not let
+    /// through more than a key's limits.
+    /// </summary>
+    public async Task CountReplicasAsync(DateTimeOffset now, TimeSpan leaseTtl)
+    {
+        if (_redis.Database is not { } db) return;
+        Interlocked.Increment(ref _roundTrips);
+        var count = (long)await db.ScriptEvaluateAsync(ReplicasScript, [LiveKeys.Replicas],
+            [now.ToUnixTimeMilliseconds(), (now - leaseTtl).ToUnixTimeMilliseconds(), _replicaId, (long)(leaseTtl.TotalMilliseconds * 2)]).WaitAsync(_redis.CallTimeout);
+        _local.Replicas = (int)Math.Min(int.MaxValue, count);
+    }
+
+    /// <summary>Replicas that beat within one lease TTL, as Redis last said (1 before it has said).</summary>
+    public int Replicas => _local.Replicas;
+
+    /// <summary>This replica in the replica set.</summary>
+    private readonly string _replicaId = Hosting.Ids.NewHex();
+
+    private const string ReplicasScript = """
+        redis.call('ZADD', KEYS[1], ARGV[1], ARGV[3])
+        redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', '(' .. ARGV[2])
+        redis.call('PEXPIRE', KEYS[1], ARGV[4])
+        return redis.call('ZCARD', KEYS[1])
+        """;
+
     /// <summary>Sets the epoch if Redis has none (its state is new or was lost) and returns it, in one step.</summary>
     private const string EpochScript = "redis.call('SET', KEYS[1], ARGV[1], 'NX') return redis.call('GET', KEYS[1])";
 

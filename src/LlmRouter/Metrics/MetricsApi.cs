@@ -30,6 +30,7 @@ internal static class MetricsApi
         Counter(text, "llmrouter_spare_admissions_released_total", "Admissions taken ahead that no request used, given back.", spares.Released);
         Gauge(text, "llmrouter_spare_admissions_waiting", "Admissions taken ahead, waiting for a request now.", spares.Waiting);
         Gauge(text, "llmrouter_redis_connected", "1 while live state is shared through Redis, 0 while process-local.", liveState.IsShared ? 1 : 0);
+        Gauge(text, "llmrouter_replicas", "Replicas sharing Redis, as it last said (each counts itself every lease heartbeat); while Redis is away each holds a key to this share of its limits.", liveState.Replicas);
         Counter(text, "llmrouter_key_counter_rebuilds_total", "Rebuilds of a key's live counters from its recorded usage, one read of Postgres each (first use in a period, Redis lost them, a start without Redis).", rebuilds.Started);
         Gauge(text, "llmrouter_key_counter_rebuilds_waiting", "Requests waiting for a key's counters to be rebuilt now.", rebuilds.Waiting);
         Gauge(text, "process_resident_memory_bytes", "Resident memory of the router process.", Environment.WorkingSet);

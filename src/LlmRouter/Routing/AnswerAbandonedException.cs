@@ -20,11 +20,13 @@ internal sealed class AnswerAbandonedException(int completionTokens, long firstL
     /// <summary>The abandoned attempt's slot; set by the attempt as the exception leaves it.</summary>
     public Lease? Lease { get; private set; }
 
+    /// <summary>The key's reservation, if the request has a key with limits; set with <see cref="Lease"/>.</summary>
     public KeyHold? KeyHold { get; private set; }
 
     /// <summary>The model group that was serving it.</summary>
     public string ServedModel { get; private set; } = "";
 
+    /// <summary>Called by the attempt the answer was abandoned in, as the exception leaves it.</summary>
     public void Attach(Lease lease, KeyHold? hold, string servedModel)
     {
         Lease = lease;

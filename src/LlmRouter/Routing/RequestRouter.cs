@@ -205,7 +205,7 @@ internal sealed class RequestRouter
             var value = await run.Start(_backends.For(lease.Deployment), lease.Deployment, cancellationToken);
             return new Routed<T>(value, lease, state.KeyHold, state.Group, state.Attempts, admission);
         }
-        catch (AnswerAbandonedException abandoned)
+        catch (AnswerAbandonedException abandoned) when (run.ClientGone.IsCancellationRequested)
         {
             // The slot and the key's reservation are settled by the handler, with what was generated.
             abandoned.Attach(lease, state.KeyHold, state.Group);

@@ -272,4 +272,80 @@ public sealed class LocalLiveStateTests : LiveStateContract
 
     private protected override ILiveState State => _state;
     private protected override IReadOnlyCollection<string> Logged => _log.Messages;
+
+    [Theory]
+    [InlineData(1, 6)]
+    [InlineData(2, 3)]
+    [InlineData(4, 2)]
+    [InlineData(8, 1)]
+    public async Task StandingInForRedis_OfSeveralReplicas_EachLetsThroughItsShareOfTheKeysRpm(int replicas, int served)
+    {
+        _state.Replicas = replicas;
+        var key = new KeyAdmission { KeyId = Guid.NewGuid(), RpmLimit = 6 };
+        var deployments = new[] { Dep(Id("a")) };
+
+        var admitted = 0;
+        for (var i = 0; i < 10; i++)
+            if ((await AdmitAsync(deployments, key: key)).Status == AdmissionStatus.Admitted) admitted++;
+
+        // A share rounds up: eight replicas could let through eight of six, never more than one each.
+        Assert.Equal(served, admitted);
+    }
+
+    [Fact]
+    public async Task StandingInForRedis_QuotaAndBudget_EachReplicaSharesWhatWasLeftWhenSeeded()
+    {
+        _state.Replicas = 2;
+        var key = new KeyAdmission { KeyId = Guid.NewGuid(), QuotaLimit = 1_000, ReserveTokens = 100, BudgetLimitMicros = 10_000, ReserveMicros = 1 };
+        var deployments = new[] { Dep(Id("a")) };
+        // Every replica together had used 200 of the 1,000 tokens: this one may use half of the 800 left.
+        await _state.SeedAsync(key, new KeyUsageSnapshot(200, 0, 0, 0), Clock.GetUtcNow());
+
+        var admitted = 0;
+        for (var i = 0; i < 10; i++)
+            if ((await AdmitOnceAsync(deployments, key: key)).Status == AdmissionStatus.Admitted) admitted++;
+        Assert.Equal(4, admitted);
+
+        // The budget the same way: 9,000 of 10,000 micros spent, each replica may spend 500 more.
+        var budget = new KeyAdmission { KeyId = Guid.NewGuid(), BudgetLimitMicros = 10_000, ReserveMicros = 200 };
+        await _state.SeedAsync(budget, new KeyUsageSnapshot(0, 9_000, 0, 0), Clock.GetUtcNow());
+        admitted = 0;
+        for (var i = 0; i < 10; i++)
+            if ((await AdmitOnceAsync(deployments, key: budget)).Status == AdmissionStatus.Admitted) admitted++;
+        Assert.Equal(2, admitted);
+    }
+
+    [Fact]
+    public async Task StandingInForRedis_ParallelLimit_IsShared()
+    {
+        _state.Replicas = 3;
+        var key = new KeyAdmission { KeyId = Guid.NewGuid(), MaxParallel = 4 };
+        var deployments = new[] { Dep(Id("a")) };
+
+        var held = new List<AdmissionResult>();
+        for (var i = 0; i < 4; i++) held.Add(await AdmitAsync(deployments, key: key));
+
+        Assert.Equal(2, held.Count(h => h.Status == AdmissionStatus.Admitted));
+        Assert.Equal(AdmissionStatus.KeyParallelLimited, held[^1].Status);
+    }
+
+    [Fact]
+    public async Task ServingForHours_PerMinuteCountersDoNotPileUp()
+    {
+        var key = new KeyAdmission { KeyId = Guid.NewGuid(), RpmLimit = 1_000, TpmLimit = 1_000_000, ReserveTokens = 10 };
+        var deployments = new[] { Dep(Id("a")), Dep(Id("b")) };
+        await _state.SeedAsync(key, default, Clock.GetUtcNow());
+        var kept = new List<int>();
+
+        // Five hours of a request every 20 s, each settled; the key's period counters stay, its minutes come and go.
+        for (var i = 0; i < 900; i++)
+        {
+            await SettleAsync(await AdmitOnceAsync(deployments, key: key), tokens: 7);
+            Clock.Advance(TimeSpan.FromSeconds(20));
+            kept.Add(_state.CounterCount);
+        }
+
+        // Two minutes of two deployments and one key (two counters each), the key's quota and budget, what was seeded.
+        Assert.True(kept.Max() <= 16, $"counters kept: up to {kept.Max()}, at the end {kept[^1]}");
+    }
 }

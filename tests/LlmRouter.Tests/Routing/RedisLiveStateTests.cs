@@ -69,6 +69,27 @@ public sealed class RedisLiveStateTests : LiveStateContract, IClassFixture<Redis
     }
 
     [Fact]
+    public async Task Replicas_EachCountsItselfEveryHeartbeat_OneThatStopsDropsOutAfterALeaseTtl()
+    {
+        var ttl = TimeSpan.FromSeconds(15);
+        var (other, otherState) = await ConnectAsync(_redis.Server);
+        await using var _ = other;
+        await other.Database!.KeyDeleteAsync(LiveKeys.Replicas);
+        Assert.Equal(1, _state.Replicas);
+
+        await _state.CountReplicasAsync(Clock.GetUtcNow(), ttl);
+        await otherState.CountReplicasAsync(Clock.GetUtcNow(), ttl);
+        Assert.Equal(2, otherState.Replicas);
+        await _state.CountReplicasAsync(Clock.GetUtcNow(), ttl);
+        Assert.Equal(2, _state.Replicas);
+
+        // The other one stops beating (it crashed): a lease TTL later it no longer counts.
+        Clock.Advance(ttl + TimeSpan.FromSeconds(1));
+        await _state.CountReplicasAsync(Clock.GetUtcNow(), ttl);
+        Assert.Equal(1, _state.Replicas);
+    }
+
+    [Fact]
     public async Task Lease_NotRenewed_VanishesAfterItsTtl()
     {
         // A replica that crashed holds a slot it never settles or renews.
