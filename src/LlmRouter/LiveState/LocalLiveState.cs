@@ -29,6 +29,8 @@ internal sealed class LocalLiveState(ILogger<LocalLiveState>? logger = null) : I
     private int _replicas = 1;
     /// <summary>The minute whose start last pruned the per-minute counters (<see cref="Prune"/>).</summary>
     private string? _prunedIn;
+    /// <summary>When each key's quota period counted here ends (periods that end), so its counters can go once it has.</summary>
+    private readonly Dictionary<(Guid KeyId, string Bucket), DateTimeOffset> _periodEnds = [];
 
     public bool IsShared => false;
 
@@ -55,7 +57,7 @@ internal sealed class LocalLiveState(ILogger<LocalLiveState>? logger = null) : I
     {
         var now = request.Now;
         var minute = TimeBuckets.Minute(now);
-        Prune(minute);
+        Prune(minute, now);
         var stats = request.NewStats();
         if (request.Key is { } key && CheckKey(key, now, minute) is { } refused) return refused;
 
@@ -102,6 +104,7 @@ internal sealed class LocalLiveState(ILogger<LocalLiveState>? logger = null) : I
         if (request.Key is { } k)
         {
             Leases(LiveKeys.KeyLeases(k.KeyId))[request.RequestId] = expiry;
+            InPeriod(k);
             var requestsKey = LiveKeys.KeyRequests(k.KeyId, minute);
             var tokensKey = LiveKeys.KeyTokens(k.KeyId, minute);
             var requests = Add(requestsKey, 1);
@@ -182,6 +185,7 @@ internal sealed class LocalLiveState(ILogger<LocalLiveState>? logger = null) : I
             var marker = LiveKeys.KeySeeded(key.KeyId, key.QuotaBucket);
             if (_seededUntil.TryGetValue(marker, out var until) && until > now) return Task.CompletedTask;
             _seededUntil[marker] = markerTtl is { } ttl ? now + ttl : DateTimeOffset.MaxValue;
+            InPeriod(key);
             var minute = TimeBuckets.Minute(now);
             // The larger of what is counted and what was recorded, never the sum (see LiveScripts.Seed).
             Seed(LiveKeys.KeyQuota(key.KeyId, key.QuotaBucket), usage.PeriodTokens);
@@ -216,6 +220,7 @@ internal sealed class LocalLiveState(ILogger<LocalLiveState>? logger = null) : I
             {
                 var key = hold.Key;
                 Leases(LiveKeys.KeyLeases(key.KeyId)).Remove(hold.RequestId);
+                InPeriod(key);
                 Add(LiveKeys.KeyTokens(key.KeyId, hold.MinuteBucket), request.ActualTokens - key.ReserveTokens);
                 Add(LiveKeys.KeyQuota(key.KeyId, key.QuotaBucket), request.ActualTokens - key.ReserveTokens);
                 Add(LiveKeys.KeyBudget(key.KeyId, key.QuotaBucket), request.ActualMicros - key.ReserveMicros);
@@ -238,12 +243,18 @@ internal sealed class LocalLiveState(ILogger<LocalLiveState>? logger = null) : I
         return true;
     }
 
-    /// <summary>Local leases that expire are those of requests that never settled (a bug); counted out all the same.</summary>
+    /// <summary>Local leases that expire are those of requests that never settled (a bug); counted out, and dropped.</summary>
     private int Count(string key, DateTimeOffset now)
     {
         if (!_leases.TryGetValue(key, out var leases)) return 0;
         var live = 0;
-        foreach (var expiry in leases.Values) if (expiry > now) live++;
+        List<string>? expired = null;
+        foreach (var (id, expiry) in leases)
+        {
+            if (expiry > now) live++;
+            else (expired ??= []).Add(id);
+        }
+        foreach (var id in expired ?? []) leases.Remove(id);
         return live;
     }
 
@@ -280,24 +291,44 @@ internal sealed class LocalLiveState(ILogger<LocalLiveState>? logger = null) : I
         _seeded[counter] = recorded;
     }
 
-    /// <summary>Counters kept now (for tests: minute counters must not pile up).</summary>
+    /// <summary>Counters, seeds and periods kept now (for tests: none must pile up).</summary>
     internal int CounterCount
     {
         get
         {
-            lock (_lock) return _counters.Count + _seeded.Count;
+            lock (_lock) return _counters.Count + _seeded.Count + _seededUntil.Count + _periodEnds.Count;
         }
     }
 
+    /// <summary>Notes when <paramref name="key"/>'s quota period ends, if it does (<see cref="Prune"/>).</summary>
+    private void InPeriod(KeyAdmission key)
+    {
+        if (key.QuotaResets is { } ends) _periodEnds[(key.KeyId, key.QuotaBucket)] = ends;
+    }
+
     /// <summary>
-    /// Once a minute, drops the per-minute counters of minutes before the last one: only the current minute is read, and
-    /// the last one may still be settled into. Without this a replica without Redis kept two counters per deployment
-    /// and per key for every minute it ever served.
+    /// Once a minute, drops the per-minute counters of minutes before the last one (only the current minute is read, and
+    /// the last one may still be settled into), and the counters of quota periods that have ended. Without this a
+    /// replica without Redis kept two counters per deployment and per key for every minute it ever served, and three per
+    /// key for every budget period. (Redis lets them expire.)
     /// </summary>
-    private void Prune(string minute)
+    private void Prune(string minute, DateTimeOffset now)
     {
         if (minute == _prunedIn) return;
         _prunedIn = minute;
+        List<(Guid KeyId, string Bucket)>? ended = null;
+        foreach (var (period, ends) in _periodEnds)
+            if (ends < now - TimeSpan.FromMinutes(1)) (ended ??= []).Add(period);
+        foreach (var (keyId, bucket) in ended ?? [])
+        {
+            _periodEnds.Remove((keyId, bucket));
+            _seededUntil.Remove(LiveKeys.KeySeeded(keyId, bucket));
+            foreach (var counter in (string[])[LiveKeys.KeyQuota(keyId, bucket), LiveKeys.KeyBudget(keyId, bucket)])
+            {
+                _counters.Remove(counter);
+                _seeded.Remove(counter);
+            }
+        }
         var previous = (long.Parse(minute, CultureInfo.InvariantCulture) - 1).ToString(CultureInfo.InvariantCulture);
         List<string>? stale = null;
         foreach (var counter in _counters.Keys)

@@ -139,6 +139,8 @@ internal sealed partial class RedisLiveState : ILiveState, IDisposable
 
     private void CountedLocally(AdmissionRequest request)
     {
+        // Without Redis there is nothing to reconcile with (and nothing would ever empty the set).
+        if (!_redis.IsConfigured) return;
         if (request.Key is { } key && _countedLocally.TryAdd((key.KeyId, key.QuotaBucket), 0)) Interlocked.Increment(ref _countedLocallyCount);
     }
 

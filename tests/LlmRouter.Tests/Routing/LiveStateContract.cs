@@ -330,22 +330,30 @@ public sealed class LocalLiveStateTests : LiveStateContract
     }
 
     [Fact]
-    public async Task ServingForHours_PerMinuteCountersDoNotPileUp()
+    public async Task ServingForHours_CountersOfPastMinutesAndBudgetPeriodsDoNotPileUp()
     {
-        var key = new KeyAdmission { KeyId = Guid.NewGuid(), RpmLimit = 1_000, TpmLimit = 1_000_000, ReserveTokens = 10 };
+        var created = Clock.GetUtcNow();
+        var keyId = Guid.NewGuid();
         var deployments = new[] { Dep(Id("a")), Dep(Id("b")) };
-        await _state.SeedAsync(key, default, Clock.GetUtcNow());
         var kept = new List<int>();
 
-        // Five hours of a request every 20 s, each settled; the key's period counters stay, its minutes come and go.
-        for (var i = 0; i < 900; i++)
+        // Ten hours of a request every 20 s on a key with an hourly budget, each settled: its minutes and its periods
+        // come and go.
+        for (var i = 0; i < 1_800; i++)
         {
-            await SettleAsync(await AdmitOnceAsync(deployments, key: key), tokens: 7);
+            var (bucket, _, resets) = TimeBuckets.Period(created, TimeSpan.FromHours(1), Clock.GetUtcNow());
+            var key = new KeyAdmission
+            {
+                KeyId = keyId, RpmLimit = 1_000, TpmLimit = 1_000_000, QuotaLimit = 1_000_000, ReserveTokens = 10,
+                QuotaBucket = bucket, QuotaResets = resets,
+            };
+            await SettleAsync(await AdmitAsync(deployments, key: key), tokens: 7);
             Clock.Advance(TimeSpan.FromSeconds(20));
             kept.Add(_state.CounterCount);
         }
 
-        // Two minutes of two deployments and one key (two counters each), the key's quota and budget, what was seeded.
-        Assert.True(kept.Max() <= 16, $"counters kept: up to {kept.Max()}, at the end {kept[^1]}");
+        // Two minutes of two deployments and of the key (two counters each, and the key's seeded ones), and at most
+        // two periods of the key (quota, budget, what they were seeded with, the seeded mark, the period's end).
+        Assert.True(kept.Max() <= 24, $"counters kept: up to {kept.Max()}, at the end {kept[^1]}");
     }
 }
