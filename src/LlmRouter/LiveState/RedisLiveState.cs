@@ -627,8 +627,8 @@ internal sealed partial class RedisLiveState : ILiveState, IDisposable
     /// </summary>
     public async Task CountReplicasAsync(DateTimeOffset now, TimeSpan leaseTtl)
     {
+        // Not counted in RoundTrips, which are the calls made for requests.
         if (_redis.Database is not { } db) return;
-        Interlocked.Increment(ref _roundTrips);
         var count = (long)await db.ScriptEvaluateAsync(ReplicasScript, [LiveKeys.Replicas],
             [now.ToUnixTimeMilliseconds(), (now - leaseTtl).ToUnixTimeMilliseconds(), _replicaId, (long)(leaseTtl.TotalMilliseconds * 2)]).WaitAsync(_redis.CallTimeout);
         _local.Replicas = (int)Math.Min(int.MaxValue, count);
