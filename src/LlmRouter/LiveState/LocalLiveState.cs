@@ -104,7 +104,6 @@ internal sealed class LocalLiveState(ILogger<LocalLiveState>? logger = null) : I
         if (request.Key is { } k)
         {
             Leases(LiveKeys.KeyLeases(k.KeyId))[request.RequestId] = expiry;
-            InPeriod(k);
             var requestsKey = LiveKeys.KeyRequests(k.KeyId, minute);
             var tokensKey = LiveKeys.KeyTokens(k.KeyId, minute);
             var requests = Add(requestsKey, 1);
@@ -300,7 +299,11 @@ internal sealed class LocalLiveState(ILogger<LocalLiveState>? logger = null) : I
         }
     }
 
-    /// <summary>Notes when <paramref name="key"/>'s quota period ends, if it does (<see cref="Prune"/>).</summary>
+    /// <summary>
+    /// Notes when <paramref name="key"/>'s quota period ends, if it does (<see cref="Prune"/>): at its seed, which every
+    /// admission in the period needs first (a pruned period's seeded mark goes with it), and at a settle, which may
+    /// count into a period already pruned.
+    /// </summary>
     private void InPeriod(KeyAdmission key)
     {
         if (key.QuotaResets is { } ends) _periodEnds[(key.KeyId, key.QuotaBucket)] = ends;
