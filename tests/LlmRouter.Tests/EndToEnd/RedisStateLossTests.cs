@@ -8,7 +8,9 @@ namespace LlmRouter.Tests.EndToEnd;
 
 /// <summary>
 /// Redis restarted without persistence in the middle of a quota period: the replicas notice the lost state and
-/// rebuild the key's counters from the usage in Postgres, so what was spent before the restart still counts.
+/// rebuild the key's counters from the usage in Postgres, so what was spent before the restart still counts. And Redis
+/// down with two replicas serving one key: each counts on its own and holds the key to its share of what was left, so
+/// the two together do not let through more than the key's quota.
 /// </summary>
 [Collection(EndToEndCollection.Name)]
 public sealed class RedisStateLossTests(ITestOutputHelper output)
@@ -16,14 +18,16 @@ public sealed class RedisStateLossTests(ITestOutputHelper output)
     private const int Quota = 1000;
     private const int MaxTokens = 90;
 
+    /// <summary>Two replicas whose every answer uses its whole max_tokens: 92 tokens, reserved as 97 (the prompt's estimate errs high).</summary>
+    private static Task<KeyedStack> StartAsync(int? tokenIntervalMs = null) => KeyedStack.StartAsync(new StackOptions
+    {
+        Simulator = new SimulatorOptions { Models = [KeyedStack.ChatModel, KeyedStack.CodeModel], MaxParallel = 64, Tokens = 500, TokenIntervalMs = tokenIntervalMs },
+    });
+
     [Fact]
     public async Task RedisRestartedMidPeriod_QuotaStillCountsTokensSpentBefore_NeverOvershot()
     {
-        // Every answer uses its whole max_tokens: 92 tokens, reserved as 97 (the prompt's estimate errs high).
-        await using var stack = await KeyedStack.StartAsync(new StackOptions
-        {
-            Simulator = new SimulatorOptions { Models = [KeyedStack.ChatModel, KeyedStack.CodeModel], MaxParallel = 64, Tokens = 500 },
-        });
+        await using var stack = await StartAsync();
         try
         {
             await RunAsync(stack);
@@ -83,10 +87,7 @@ public sealed class RedisStateLossTests(ITestOutputHelper output)
     public async Task RedisFlushedWhileAnswersAreInFlight_TheirTokensStillCount_NeverOvershot()
     {
         // 90 tokens 30 ms apart: each answer takes about 2.7 s, long enough to flush Redis under it.
-        await using var stack = await KeyedStack.StartAsync(new StackOptions
-        {
-            Simulator = new SimulatorOptions { Models = [KeyedStack.ChatModel, KeyedStack.CodeModel], MaxParallel = 64, Tokens = 500, TokenIntervalMs = 30 },
-        });
+        await using var stack = await StartAsync(tokenIntervalMs: 30);
         try
         {
             var router = stack.Routers[0];
@@ -154,6 +155,39 @@ public sealed class RedisStateLossTests(ITestOutputHelper output)
         catch (TimeoutException)
         {
             return null;
+        }
+    }
+
+    [Fact]
+    public async Task RedisDown_TwoReplicasServeOneKey_TogetherTheyStayWithinItsQuota()
+    {
+        await using var stack = await StartAsync();
+        try
+        {
+            var routers = stack.Routers;
+            var key = await KeyedStack.MintAsync(routers[0], new { alias = "outage-share", max_tokens = Quota });
+            // Each replica counts the replicas at every lease heartbeat: both must have seen the other before Redis goes.
+            foreach (var router in routers)
+                await Eventually.UntilAsync(() => router.MetricAsync("llmrouter_replicas"), n => n == 2, "each replica to count two", TimeSpan.FromSeconds(30));
+
+            await stack.Redis.StopAsync();
+            var answers = new List<ChatAnswer>();
+            // One request at a time, alternating, until both replicas refuse.
+            for (var i = 0; i < 30 && answers.TakeLast(2).Count(a => a.Status != 200) < 2; i++)
+                answers.Add(await KeyedClient.ChatAsync(routers[i % 2], key.Secret, new ChatCall { MaxTokens = MaxTokens }));
+
+            var served = answers.Where(a => a.Status == 200).ToList();
+            var used = served.Sum(a => a.TotalTokens);
+            output.WriteLine($"MEASURED Redis down: {served.Count} answers, {used} tokens served of a quota of {Quota} by two replicas counting alone");
+            Assert.All(answers.Where(a => a.Status != 200), a => Assert.True(a is { Status: 429, Code: "insufficient_quota" }, a.ToString()));
+            // Alone, each would have served nearly the whole quota: about twice it together.
+            Assert.True(used <= Quota, $"the quota of {Quota} was overshot while Redis was down: {used} tokens served");
+            // Each replica served its half: not held to less than its share.
+            Assert.True(served.Count >= 8, $"only {served.Count} answers ({used} tokens) served of a quota of {Quota}");
+        }
+        finally
+        {
+            stack.WriteLogs(output);
         }
     }
 }
