@@ -634,6 +634,22 @@ internal sealed partial class RedisLiveState : ILiveState, IDisposable
         _local.Replicas = (int)Math.Min(int.MaxValue, count);
     }
 
+    /// <summary>
+    /// Takes this replica out of the replica set as it stops, so the others' shares of a key's limits (used while Redis
+    /// is away) grow back at their next heartbeat rather than a lease TTL later. Redis away: its entry ages out.
+    /// </summary>
+    public async Task LeaveReplicasAsync()
+    {
+        if (_redis.Database is not { } db) return;
+        try
+        {
+            await db.SortedSetRemoveAsync(LiveKeys.Replicas, _replicaId).WaitAsync(_redis.CallTimeout);
+        }
+        catch (Exception e) when (e is RedisException or TimeoutException or ObjectDisposedException)
+        {
+        }
+    }
+
     /// <summary>Replicas that beat within one lease TTL, as Redis last said (1 before it has said).</summary>
     public int Replicas => _local.Replicas;
 

@@ -90,6 +90,24 @@ public sealed class RedisLiveStateTests : LiveStateContract, IClassFixture<Redis
     }
 
     [Fact]
+    public async Task Replicas_OneThatStopsCleanly_LeavesAtOnce_NotALeaseTtlLater()
+    {
+        var ttl = TimeSpan.FromSeconds(15);
+        var (other, otherState) = await ConnectAsync(_redis.Server);
+        await using var _ = other;
+        await other.Database!.KeyDeleteAsync(LiveKeys.Replicas);
+        await _state.CountReplicasAsync(Clock.GetUtcNow(), ttl);
+        await otherState.CountReplicasAsync(Clock.GetUtcNow(), ttl);
+        Assert.Equal(2, otherState.Replicas);
+
+        await otherState.LeaveReplicasAsync();
+
+        // No time has passed: only the leave can have taken it out.
+        await _state.CountReplicasAsync(Clock.GetUtcNow(), ttl);
+        Assert.Equal(1, _state.Replicas);
+    }
+
+    [Fact]
     public async Task Lease_NotRenewed_VanishesAfterItsTtl()
     {
         // A replica that crashed holds a slot it never settles or renews.
