@@ -116,8 +116,10 @@ public sealed class RedisStateLossTests(ITestOutputHelper output)
         }
     }
 
-    [Fact]
-    public async Task OneReplicaNoticesTheLoss_TheOtherHearsAtOnce_NotAtItsNextHeartbeat()
+    [Theory]
+    [InlineData(false)]
+    [InlineData(true)]
+    public async Task OneReplicaNoticesTheLoss_TheOtherHearsAtOnce_NotAtItsNextHeartbeat(bool afterRedisRestarted)
     {
         // A heartbeat every 100 s (a third of lease_ttl): within the wait below, only the message can tell the second replica.
         await using var stack = await KeyedStack.StartAsync(new StackOptions { Router = new Dictionary<string, string> { ["lease_ttl"] = "300" } });
@@ -127,6 +129,15 @@ public sealed class RedisStateLossTests(ITestOutputHelper output)
             var key = await KeyedStack.MintAsync(first, new { alias = "told", max_tokens = 100_000 });
             var before = await KeyedClient.ChatAsync(first, key.Secret, new ChatCall());
             Assert.True(before.Status == 200, before.ToString());
+            if (afterRedisRestarted)
+            {
+                // Both lose their connection, and their subscription with it; each notices the loss as it reconnects.
+                var restart = stack.Routers.Select(r => r.Output.Mark()).ToArray();
+                await stack.Redis.StopAsync();
+                await stack.Redis.StartAgainAsync();
+                await Eventually.UntilAsync(() => Task.FromResult(stack.Routers.Select((r, i) => r.Output.Lines(restart[i])).All(lines => lines.Any(l => l.Contains("Redis lost its state", StringComparison.Ordinal)))),
+                    seen => seen, "both replicas to reconnect", TimeSpan.FromSeconds(30));
+            }
             var mark = second.Output.Mark();
 
             await stack.Redis.CliNumberAsync("FLUSHALL");
