@@ -158,22 +158,20 @@ internal static class LiteLlmKeyApi
     /// <summary>LiteLLM's rotation: <c>grace_period</c> ("24h", "2d") keeps the old secret valid; omitted means at once, as in LiteLLM.</summary>
     private static async Task<IResult> Regenerate(string? pathKey, HttpContext http, KeyStore store, KeyRequestReader reader)
     {
-        string? key = pathKey;
+        string? bodyKey = null;
         var grace = TimeSpan.Zero;
         var changes = reader.Read(await RequestBody.ReadObjectAsync(http), KeyApiStyle.LiteLlm, (name, value) =>
         {
-            if (name != "grace_period")
-            {
-                if (!TakeKey(name, value, ref key)) return false;
-                if (pathKey is not null && key != pathKey) throw JsonFields.Invalid(name, "The 'key' in the body names another key than the path does.");
-                return true;
-            }
+            if (name != "grace_period") return TakeKey(name, value, ref bodyKey);
             grace = value.ValueKind == JsonValueKind.String && value.GetString() == "" ? TimeSpan.Zero : JsonFields.Duration(value, name) ?? TimeSpan.Zero;
             if (grace > AdminKeysApi.MaxGracePeriod)
                 throw JsonFields.Invalid(name, $"'{name}' must be at most {AdminKeysApi.MaxGracePeriod.TotalDays:0} days.");
             return true;
         });
-        var row = await ResolveAsync(key ?? throw Missing("key"), "key", store, http.RequestAborted);
+        var row = await ResolveAsync(pathKey ?? bodyKey ?? throw Missing("key"), "key", store, http.RequestAborted);
+        // Named twice (a secret in one place, its id in the other, say): both must be the same key.
+        if (pathKey is not null && bodyKey is not null && bodyKey != pathKey && (await ResolveAsync(bodyKey, "key", store, http.RequestAborted)).Id != row.Id)
+            throw JsonFields.Invalid("key", "The 'key' in the body names another key than the path does.");
         return Issued(await store.RotateAsync(row.Id, grace, changes, http.RequestAborted));
     }
 

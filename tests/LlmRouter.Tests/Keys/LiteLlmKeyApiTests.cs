@@ -48,7 +48,7 @@ public sealed class LiteLlmKeyApiTests(PostgresFixture fixture) : IClassFixture<
         Assert.Equal("script-key", self.GetProperty("info").GetProperty("key_alias").GetString());
 
         // list: ids by default, full objects on request, filter by alias, pages
-        await client.PostJsonAsync("/key/generate", new { key_alias = "other" });
+        var otherSecret = (await client.PostJsonAsync("/key/generate", new { key_alias = "other" })).Body.GetProperty("key").GetString()!;
         var (_, list) = await client.GetJsonAsync("/key/list");
         Assert.Equal(2, list.GetProperty("total_count").GetInt32());
         Assert.Equal(id, list.GetProperty("keys")[0].GetString());
@@ -90,13 +90,24 @@ public sealed class LiteLlmKeyApiTests(PostgresFixture fixture) : IClassFixture<
         var third = byPath.GetProperty("key").GetString()!;
         Assert.Equal(KeyLookupStatus.Invalid, await Status(host, second));
         Assert.Equal(KeyLookupStatus.Valid, await Status(host, third));
+        // named in both places, by its secret in the path and its id in the body: the same key, so rotated
+        var (bothStatus, both) = await client.PostJsonAsync($"/key/{third}/regenerate", new { key = id });
+        Assert.Equal(200, bothStatus);
+        var fourth = both.GetProperty("key").GetString()!;
+        Assert.Equal(KeyLookupStatus.Valid, await Status(host, fourth));
+        // ... and two keys named: refused, neither rotated
+        var (mismatchStatus, mismatch) = await client.PostJsonAsync($"/key/{fourth}/regenerate", new { key = otherSecret });
+        Assert.Equal(400, mismatchStatus);
+        Assert.Equal("key", mismatch.ErrorParam());
+        Assert.Equal(KeyLookupStatus.Valid, await Status(host, fourth));
+        Assert.Equal(KeyLookupStatus.Valid, await Status(host, otherSecret));
 
         // delete by secret and by alias
-        var (deleteStatus, deleted) = await client.PostJsonAsync("/key/delete", new { keys = new[] { third }, key_aliases = new[] { "other" } });
+        var (deleteStatus, deleted) = await client.PostJsonAsync("/key/delete", new { keys = new[] { fourth }, key_aliases = new[] { "other" } });
         Assert.Equal(200, deleteStatus);
         Assert.Equal(2, deleted.GetProperty("deleted_keys").GetArrayLength());
         Assert.Equal(id, deleted.GetProperty("deleted_keys")[0].GetString());
-        Assert.Equal(KeyLookupStatus.Invalid, await Status(host, third));
+        Assert.Equal(KeyLookupStatus.Invalid, await Status(host, fourth));
         Assert.Equal(0, (await client.GetJsonAsync("/key/list")).Body.GetProperty("total_count").GetInt32());
         Assert.Equal(2, (await client.GetJsonAsync("/key/list?status=deleted")).Body.GetProperty("total_count").GetInt32());
         Assert.NotEqual(JsonValueKind.Null, (await client.GetJsonAsync($"/key/info?key={id}")).Body.GetProperty("info").GetProperty("revoked_at").ValueKind);
