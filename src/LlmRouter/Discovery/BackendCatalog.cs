@@ -25,10 +25,12 @@ internal sealed class BackendCatalog : Routing.IDeploymentAvailability
     private readonly SemaphoreSlim _pollGate = new(1, 1);
     private readonly SemaphoreSlim _checkGate = new(1, 1);
     private readonly SemaphoreSlim _deepGate = new(1, 1);
+    private readonly ILogger _logger;
 
     public BackendCatalog(RouterConfig config, IBackendDiscoveryClient client, TimeProvider time, ILogger<BackendCatalog> logger)
     {
         Settings = config.Router;
+        _logger = logger;
         _poller = new ModelPoller(client, time, logger);
         _checker = new HealthChecker(client, config.Router, time, logger);
 
@@ -82,6 +84,36 @@ internal sealed class BackendCatalog : Routing.IDeploymentAvailability
         finally
         {
             _pollGate.Release();
+        }
+    }
+
+    public void ModelMissing(Deployment deployment)
+    {
+        if (!_backends.TryGetValue(deployment.BackendId, out var backend) || Interlocked.Exchange(ref backend.Repolling, 1) == 1) return;
+        _ = RepollAsync(backend);
+    }
+
+    private async Task RepollAsync(BackendEntry backend)
+    {
+        try
+        {
+            await _pollGate.WaitAsync();
+            try
+            {
+                await _poller.PollAsync(backend, CancellationToken.None);
+            }
+            finally
+            {
+                _pollGate.Release();
+            }
+        }
+        catch (Exception e)
+        {
+            DiscoveryLog.LoopFailed(_logger, "models", e);
+        }
+        finally
+        {
+            Volatile.Write(ref backend.Repolling, 0);
         }
     }
 

@@ -15,6 +15,9 @@ internal sealed class BackendEntry(string id, Uri apiBase)
     public Uri ApiBase { get; } = apiBase;
     public IReadOnlyList<DeploymentEntry> Deployments { get; internal set; } = [];
 
+    /// <summary>1 while a poll asked for by a request (a model missing) is on its way: one at a time.</summary>
+    internal int Repolling;
+
     public BackendModels Models
     {
         get => Volatile.Read(ref _models);

@@ -16,4 +16,10 @@ internal interface IDeploymentAvailability
 
     /// <summary><c>max_input_tokens</c> from config, else what the backend reports; null if unknown.</summary>
     int? ContextLength(Deployment deployment);
+
+    /// <summary>
+    /// The backend answered that it lacks the deployment's model (Ollama's 404): what it holds is asked again now, not at
+    /// the next poll, so requests stop going there. Returns at once.
+    /// </summary>
+    void ModelMissing(Deployment deployment);
 }

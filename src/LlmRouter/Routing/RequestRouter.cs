@@ -130,7 +130,8 @@ internal sealed class RequestRouter
                 }
                 catch (BackendFailureException e)
                 {
-                    lastError = e.ToApiError();
+                    // Ollama's 404 for a model it lacks is what the client would have got had the last poll known it.
+                    lastError = e.Kind == FailureKind.ModelMissing ? ApiError.ModelNotFound(group) with { Message = e.Message } : e.ToApiError();
                     // The backend rejected the request itself (a 400 such as "does not support thinking"): another
                     // deployment or a fallback would only reject it again. The client gets Ollama's reason as a 400.
                     if (e.Kind == FailureKind.BadRequest) break;
@@ -215,6 +216,7 @@ internal sealed class RequestRouter
         {
             // Whatever went wrong, the slot goes back (an unexpected exception, a router bug, counts as no failure).
             (state.Tried ??= new(StringComparer.Ordinal)).Add(lease.Deployment.Id);
+            if (e is BackendFailureException { Kind: FailureKind.ModelMissing }) _availability.ModelMissing(lease.Deployment);
             // Bad input is the client's fault and a client that left is nobody's: neither counts toward a cooldown. Nor
             // does a busy backend (Ollama's queue full, 503): it is working, and a cooldown would refuse every request of
             // a one-deployment group for cooldown_time while the retry already goes elsewhere.

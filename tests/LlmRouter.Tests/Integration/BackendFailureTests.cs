@@ -28,9 +28,10 @@ public sealed class BackendFailureTests(ITestOutputHelper output) : IsolatedRout
     [Theory]
     [InlineData(false)]
     [InlineData(true)]
-    public async Task BackendDoesNotHoldTheModel_Returns502NotModelNotFound(bool stream)
+    public async Task BackendSaysItLacksTheModel_Returns404ModelNotFound(bool stream)
     {
-        // Ollama's own 404: the logical model exists, so this is the backend's fault, not the client's.
+        // Ollama's own 404, from a backend whose last /api/tags still listed the model: what the client would have got
+        // had the router known (wire reference §7.2.6), with Ollama's words.
         await Env.ConfigureSimulatorsAsync(new SimConfig
         {
             Fault = SimFault.ErrorBefore,
@@ -40,7 +41,8 @@ public sealed class BackendFailureTests(ITestOutputHelper output) : IsolatedRout
 
         using var response = await SendChatAsync(stream);
 
-        await OpenAiErrorAssert.IsErrorAsync(response, HttpStatusCode.BadGateway, code: "backend_error");
+        var error = await OpenAiErrorAssert.IsErrorAsync(response, HttpStatusCode.NotFound, code: "model_not_found");
+        Assert.Contains("not found", error["message"]!.GetValue<string>());
     }
 
     [Theory]
@@ -177,4 +179,35 @@ public sealed class UnreachableBackendTests(ITestOutputHelper output) : Isolated
 
         await OpenAiErrorAssert.IsErrorAsync(response, HttpStatusCode.BadGateway, code: "backend_error");
     }
+}
+
+/// <summary>A model deleted from its backend between two of the router's polls.</summary>
+public sealed class ModelDeletedBetweenPollsTests(ITestOutputHelper output) : IsolatedRouterTest(output)
+{
+    // Polled at start, then not for five minutes: within the test only a poll the backend's 404 asks for can tell the router.
+    protected override Task<RouterEnvironment> StartEnvironmentAsync() =>
+        RouterEnvironment.StartSingleBackendAsync(customize: c => c with { Router = new Dictionary<string, string> { ["model_poll_interval"] = "300" } });
+
+    [Fact]
+    public async Task BackendSaysItLacksTheModel_TheRouterAsksWhatItHoldsAtOnce_AndStopsSendingThere()
+    {
+        await Eventually.UntilAsync(() => Task.FromResult(Router.Output.Lines().Any(l => l.Contains($"holds [{RouterEnvironment.ChatModel}]", StringComparison.Ordinal))),
+            polled => polled, "the router's first poll of the backend", TimeSpan.FromSeconds(30));
+        await Env.SimulatorA.Control.SetModelsAsync([]);
+
+        using (var first = await SendChatAsync())
+            await OpenAiErrorAssert.IsErrorAsync(first, HttpStatusCode.NotFound, code: "model_not_found");
+        Assert.True((await Env.GetTotalStatsAsync()).Received >= 1, "The first request should have reached the backend, which answered 404.");
+
+        // Soon the router knows without asking: a request is answered 404 and the backend never sees it.
+        await Eventually.UntilAsync(async () =>
+        {
+            var before = (await Env.GetTotalStatsAsync()).Received;
+            using var response = await SendChatAsync();
+            return (response.StatusCode, Calls: (await Env.GetTotalStatsAsync()).Received - before);
+        }, r => r is { StatusCode: HttpStatusCode.NotFound, Calls: 0 }, "a 404 that no longer reaches the backend", TimeSpan.FromSeconds(10));
+    }
+
+    private Task<HttpResponseMessage> SendChatAsync() =>
+        Router.Http.SendStreamingAsync(Requests.Post("v1/chat/completions", Requests.Chat("chat", "hello", stream: false)));
 }

@@ -70,5 +70,9 @@ public sealed class CandidateOrderTests
         public bool IsWarm(Deployment deployment) => true;
 
         public int? ContextLength(Deployment deployment) => null;
+
+        public void ModelMissing(Deployment deployment)
+        {
+        }
     }
 }
