@@ -54,7 +54,10 @@ internal sealed class CallFactory(RouterSettings settings, GeneralSettings gener
         if (!catalog.TryGetGroup(model, out var deployments)) return 0;
         var input = deployments.Max(d => d.InputCostPerToken ?? 0);
         var output = deployments.Max(d => d.OutputCostPerToken ?? 0);
-        return (long)Math.Ceiling((input * prompt + output * maxTokens) * KeyLimits.MicrosPerUnit);
+        // Prices are the operator's, so the product may be past what Redis counts exactly; any cost past every budget
+        // (Keys.JsonFields.MaxBudget) is refused alike.
+        var micros = Math.Ceiling((input * prompt + output * maxTokens) * KeyLimits.MicrosPerUnit);
+        return micros >= Keys.JsonFields.MaxCount ? Keys.JsonFields.MaxCount : (long)micros;
     }
 
     /// <summary>LiteLLM's per-request <c>fallbacks</c> and <c>disable_fallbacks</c>, else the configured chain.</summary>

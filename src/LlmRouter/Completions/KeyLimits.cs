@@ -23,7 +23,8 @@ internal static class KeyLimits
             QuotaBucket = bucket,
             PeriodStart = starts,
             QuotaResets = resets == DateTimeOffset.MaxValue ? null : resets,
-            BudgetLimitMicros = key.MaxBudget is { } budget ? (long)(budget * MicrosPerUnit) : null,
+            // A budget set before the API bounded it (Keys.JsonFields.MaxBudget) counts as that bound.
+            BudgetLimitMicros = key.MaxBudget is { } budget ? (long)(Math.Min(budget, Keys.JsonFields.MaxBudget) * MicrosPerUnit) : null,
             ReserveTokens = reserveTokens,
             ReserveMicros = reserveMicros,
         };

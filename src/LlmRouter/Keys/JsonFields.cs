@@ -9,12 +9,25 @@ internal static class JsonFields
 {
     public static ApiErrorException Invalid(string field, string message) => new(ApiError.InvalidRequest(message, field));
 
+    /// <summary>
+    /// The largest count a limit may be: live counts are kept in Redis, whose Lua numbers are doubles, exact only up to
+    /// 2^53. No real limit comes near it.
+    /// </summary>
+    public const long MaxCount = (1L << 53) - 1;
+
+    /// <summary>
+    /// The largest budget: it is counted in millionths (micros) as a Lua double, exact up to 2^53, so 9e9 (in the
+    /// prices' currency) with six decimals.
+    /// </summary>
+    public const decimal MaxBudget = 9_000_000_000m;
+
     public static long? NonNegativeLong(JsonElement value, string field)
     {
         if (value.ValueKind == JsonValueKind.Null) return null;
         if (value.ValueKind != JsonValueKind.Number || !value.TryGetInt64(out var number))
             throw Invalid(field, $"'{field}' must be a whole number or null.");
         if (number < 0) throw Invalid(field, $"'{field}' must not be negative.");
+        if (number > MaxCount) throw Invalid(field, $"'{field}' must be at most {MaxCount}.");
         return number;
     }
 
@@ -32,7 +45,9 @@ internal static class JsonFields
         if (value.ValueKind != JsonValueKind.Number) throw Invalid(field, $"'{field}' must be a number or null.");
         if (!value.TryGetDecimal(out var number)) throw Invalid(field, $"'{field}' is too large.");
         if (number < 0) throw Invalid(field, $"'{field}' must not be negative.");
-        if (number >= 100_000_000_000_000m) throw Invalid(field, $"'{field}' is too large.");
+        if (number > MaxBudget) throw Invalid(field, $"'{field}' must be at most {MaxBudget}.");
+        // Kept to the millionth, as budgets are counted: more places would be rounded away (0.0000004 to a budget of 0).
+        if (decimal.Round(number, 6) != number) throw Invalid(field, $"'{field}' has more than six decimal places.");
         return number;
     }
 

@@ -26,6 +26,7 @@ internal static class RequestBody
         using (document)
         {
             if (document.RootElement.ValueKind != JsonValueKind.Object) throw new ApiErrorException(ApiError.InvalidRequest("The request body must be a JSON object."));
+            OpenAi.JsonSurrogates.Check(buffer.GetBuffer().AsSpan(0, (int)buffer.Length), document.RootElement);
             return document.RootElement.Clone();
         }
     }

@@ -7,6 +7,12 @@ namespace LlmRouter.OpenAi;
 /// <summary>What the router itself needs from an OpenAI request; the rest is translated by the backend.</summary>
 internal sealed record ClientRequest(Operation Operation, string Model, bool Stream, bool IncludeUsage, long? MaxTokens, string? User)
 {
+    /// <summary>
+    /// The most an answer may be asked for: no model comes near it, and key limits count tokens in Redis, whose Lua
+    /// numbers are doubles (a token count must stay an exact integer there, prompt and reservations added).
+    /// </summary>
+    public const long MaxAnswerTokens = int.MaxValue;
+
     public static ClientRequest Parse(Operation operation, JsonElement root)
     {
         var model = Fields.RequiredString(root, "model");
@@ -19,7 +25,7 @@ internal sealed record ClientRequest(Operation Operation, string Model, bool Str
         long? maxTokens = null;
         if (operation != Operation.Embedding)
         {
-            maxTokens = Fields.Integer(root, "max_completion_tokens", min: 1) ?? Fields.Integer(root, "max_tokens", min: 1);
+            maxTokens = Fields.Integer(root, "max_completion_tokens", min: 1, max: MaxAnswerTokens) ?? Fields.Integer(root, "max_tokens", min: 1, max: MaxAnswerTokens);
         }
         switch (operation)
         {

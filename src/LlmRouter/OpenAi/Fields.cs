@@ -37,18 +37,22 @@ internal static class Fields
         };
     }
 
-    public static long? Integer(JsonElement obj, string name, long min = long.MinValue, string? param = null)
+    public static long? Integer(JsonElement obj, string name, long min = long.MinValue, string? param = null, long max = long.MaxValue)
     {
         if (!TryGet(obj, name, out var value)) return null;
         if (value.ValueKind != JsonValueKind.Number || !value.TryGetInt64(out var number)) throw WrongType(param ?? name, "an integer", value);
         if (number < min) throw new ApiErrorException(ApiError.InvalidRequest($"'{param ?? name}' must be at least {min}.", param ?? name));
+        if (number > max) throw new ApiErrorException(ApiError.InvalidRequest($"'{param ?? name}' must be at most {max}.", param ?? name));
         return number;
     }
 
+    /// <summary>A JSON number that fits a double: 1e400 parses as infinity, which no JSON can carry on.</summary>
     public static double? Number(JsonElement obj, string name)
     {
         if (!TryGet(obj, name, out var value)) return null;
-        return value.ValueKind == JsonValueKind.Number ? value.GetDouble() : throw WrongType(name, "a number", value);
+        if (value.ValueKind != JsonValueKind.Number) throw WrongType(name, "a number", value);
+        var number = value.GetDouble();
+        return double.IsFinite(number) ? number : throw new ApiErrorException(ApiError.InvalidRequest($"'{name}' is too large a number.", name));
     }
 
     public static JsonElement? Array(JsonElement obj, string name, string? param = null)

@@ -56,6 +56,15 @@ internal sealed class JsonBody : IDisposable
                 document.Dispose();
                 throw new ApiErrorException(ApiError.InvalidRequest("Request body must be a JSON object."));
             }
+            try
+            {
+                JsonSurrogates.Check(buffer.AsSpan(0, length), document.RootElement);
+            }
+            catch
+            {
+                document.Dispose();
+                throw;
+            }
             return new JsonBody(buffer, document);
         }
         catch

@@ -87,6 +87,9 @@ internal sealed class RequestRouter
         return builder.Build();
     }
 
+    /// <summary>Rebuilds of a key's counters one admission may ask for before it gives up.</summary>
+    private const int MaxRebuildsPerAdmission = 3;
+
     /// <param name="start">Starts the backend call on the admitted deployment and returns once its first chunk is in.</param>
     public async Task<Routed<T>> RouteAsync<T>(RoutedCall call, Func<IModelBackend, Deployment, CancellationToken, Task<T>> start,
         DateTimeOffset deadline, CancellationToken cancellationToken)
@@ -249,6 +252,7 @@ internal sealed class RequestRouter
         var untried = state.Tried is { } tried ? routable.Where(d => !tried.Contains(d.Id)).ToArray() : routable;
         var (ordered, leastBusy) = _order.Order(untried.Length > 0 ? untried : routable, _availability);
 
+        var rebuilds = 0;
         while (true)
         {
             var result = await AdmitOnceAsync(state, ordered, leastBusy);
@@ -284,6 +288,10 @@ internal sealed class RequestRouter
                         ? ApiError.InsufficientQuota() with { RetryAfterSeconds = RetryAfter(resets) }
                         : ApiError.InsufficientQuota());
                 case AdmissionStatus.KeyNeedsSeed:
+                    // Once, or twice when a period ends meanwhile; a state that asks again and again is broken, and a
+                    // request must not spin on it.
+                    if (++rebuilds > MaxRebuildsPerAdmission)
+                        throw new ApiErrorException(ApiError.Overloaded("This key's live counts could not be set up; try again shortly.", retryAfterSeconds: 1));
                     await _rebuilds.RebuildAsync(state.Call.KeyAdmission!, cancellationToken);
                     continue;
                 default:

@@ -63,6 +63,11 @@ public sealed class BadRequestTests(SharedRouterFixture fixture, ITestOutputHelp
         { """{"model":"chat","messages":[]}""", "messages empty", "messages" },
         { """{"model":"chat","messages":[{"role":"user","content":"hi"}],"stream":"yes"}""", "stream is a string", "stream" },
         { """{"model":"chat","messages":[{"role":"user","content":"hi"}],"max_tokens":"ten"}""", "max_tokens is a string", "max_tokens" },
+        { """{"model":"chat","messages":[{"role":"user","content":"hi"}],"max_tokens":100000000000000000}""", "max_tokens past any model", "max_tokens" },
+        { """{"model":"chat","messages":[{"role":"user","content":"hi"}],"max_completion_tokens":2147483648}""", "max_completion_tokens past any model", "max_completion_tokens" },
+        { """{"model":"chat","messages":[{"role":"user","content":"hi"}],"temperature":1e400}""", "temperature infinite", "temperature" },
+        { """{"model":"chat","messages":[{"role":"user","content":"\ud800"}]}""", "content half a surrogate pair", "messages" },
+        { """{"model":"\udc00","messages":[{"role":"user","content":"hi"}]}""", "model half a surrogate pair", "model" },
     };
 
     [Theory]
