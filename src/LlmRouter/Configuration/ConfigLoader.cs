@@ -98,6 +98,9 @@ internal static class ConfigLoader
             var apiBaseText = litellm.RequiredString("api_base");
             if (!Uri.TryCreate(apiBaseText, UriKind.Absolute, out var apiBase) || apiBase.Scheme is not ("http" or "https") || apiBase.Host.Length == 0)
                 throw litellm.Error("api_base", $"'{apiBaseText}' is not an http(s) URL");
+            // Not echoed: it holds a password. The router would not send it, and readiness and logs show api_base.
+            if (apiBase.UserInfo.Length > 0)
+                throw litellm.Error("api_base", "must not hold credentials (user:password@): the router does not send them, and api_base shows in logs and /health/readiness");
             if (!apiBaseText.EndsWith('/')) apiBase = new Uri(apiBaseText + "/");
 
             var id = info.String("id") ?? HashId(prefix, backendModel, apiBase);

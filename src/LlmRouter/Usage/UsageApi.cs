@@ -17,9 +17,10 @@ internal static class UsageApi
             .WithSummary("Usage totals over UTC days (from, to inclusive), optionally for one key or model, grouped by day, model or key.")
             .WithTags("Usage");
         group.MapGet("/keys/{id}/usage", (string id, HttpRequest request, UsageQueries queries, CancellationToken cancellationToken) =>
+                // As /admin/keys/{id}: not a key id is a 404, and what was sent is never echoed (it may be a secret).
                 Guid.TryParse(id, out var keyId)
                     ? GetUsageAsync(request, queries, keyId, cancellationToken)
-                    : Task.FromResult(ErrorResponses.Result(ApiError.InvalidRequest($"'{id}' is not a key id (a UUID).", "id"))))
+                    : Task.FromResult(ErrorResponses.Result(ApiError.KeyNotFound("id"))))
             .WithName("GetKeyUsage")
             .WithSummary("One key's usage totals; same parameters as /admin/usage except key_id.")
             .WithTags("Usage");
@@ -32,6 +33,8 @@ internal static class UsageApi
         if (!UsageQueryParser.TryParse(request.Query, pathKeyId, out var query, out var error)) return ErrorResponses.Result(error!);
         try
         {
+            // Keys are never erased (revoking keeps the row), so an id that names none never had usage either.
+            if (pathKeyId is { } keyId && !await queries.KeyExistsAsync(keyId, cancellationToken)) return ErrorResponses.Result(ApiError.KeyNotFound("id"));
             var report = await queries.GetAsync(query, cancellationToken);
             return TypedResults.Json(report, UsageJsonContext.Default.UsageReport);
         }

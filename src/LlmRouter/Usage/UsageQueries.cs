@@ -45,6 +45,15 @@ internal sealed class UsageQueries(Database database)
 
     public bool IsConfigured => database.IsConfigured;
 
+    public async Task<bool> KeyExistsAsync(Guid keyId, CancellationToken cancellationToken)
+    {
+        var source = database.Source ?? throw new InvalidOperationException("No database is configured.");
+        await using var command = source.CreateCommand("select exists (select 1 from api_keys where id = $1)");
+        command.CommandTimeout = CommandTimeoutSeconds;
+        command.Parameters.Add(new NpgsqlParameter { Value = keyId });
+        return (bool)(await command.ExecuteScalarAsync(cancellationToken))!;
+    }
+
     public async Task<UsageReport> GetAsync(UsageQuery query, CancellationToken cancellationToken)
     {
         var source = database.Source ?? throw new InvalidOperationException("No database is configured.");

@@ -43,7 +43,8 @@ internal static class UsageQueryParser
         {
             if (!Guid.TryParse(keyText, out var parsed))
             {
-                error = ApiError.InvalidRequest($"'key_id' must be a key id (a UUID), not '{keyText}'.", "key_id");
+                // Not echoed: a secret sent by mistake would come back in the error.
+                error = ApiError.InvalidRequest("'key_id' must be a key id (a UUID), not a secret or an alias.", "key_id");
                 return false;
             }
             keyId = parsed;

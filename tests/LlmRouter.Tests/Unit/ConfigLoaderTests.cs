@@ -184,6 +184,14 @@ public sealed class ConfigLoaderTests
     }
 
     [Fact]
+    public void Parse_CredentialsInApiBase_AreRefused_WithoutEchoingThem()
+    {
+        var message = ErrorOf("model_list:\n  - model_name: chat\n    litellm_params: { model: ollama_chat/a, api_base: 'http://ollama:Secret_b7@10.0.0.5:11434' }\n");
+        Assert.StartsWith("test.yaml: model_list[0].litellm_params.api_base: must not hold credentials", message);
+        Assert.DoesNotContain("Secret_b7", message);
+    }
+
+    [Fact]
     public void Parse_DuplicateDeployment_IsRefused()
     {
         var message = ErrorOf("""

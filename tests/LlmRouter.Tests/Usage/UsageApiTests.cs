@@ -24,6 +24,12 @@ public sealed class UsageApiTests(UsagePostgres postgres) : IClassFixture<UsageP
         var rows = Rows(600);
         await using var source = NpgsqlDataSource.Create(db);
         await new UsageStore(source, TimeProvider.System).InsertAsync(rows, default);
+        foreach (var key in rows.Select(r => r.KeyId).OfType<Guid>().Distinct())
+        {
+            await using var insert = source.CreateCommand("insert into api_keys (id, display_prefix) values ($1, 'sk-test')");
+            insert.Parameters.Add(new NpgsqlParameter { Value = key });
+            await insert.ExecuteNonQueryAsync();
+        }
         return (db, rows);
     }
 
@@ -148,7 +154,6 @@ public sealed class UsageApiTests(UsagePostgres postgres) : IClassFixture<UsageP
     [InlineData("/admin/usage?key_id=sk-123", "key_id")]
     [InlineData("/admin/usage?groupby=day", "groupby")]
     [InlineData("/admin/usage?model=a&model=b", "model")]
-    [InlineData("/admin/keys/not-a-uuid/usage", "id")]
     [InlineData("/admin/keys/aaaaaaaa-0000-0000-0000-000000000001/usage?key_id=aaaaaaaa-0000-0000-0000-000000000001", "key_id")]
     public async Task GetUsage_BadParameter_Returns400NamingIt(string url, string param)
     {
@@ -160,6 +165,33 @@ public sealed class UsageApiTests(UsagePostgres postgres) : IClassFixture<UsageP
         Assert.Equal(HttpStatusCode.BadRequest, status);
         Assert.Equal(param, body.GetProperty("error").GetProperty("param").GetString());
         Assert.Equal("invalid_request_error", body.GetProperty("error").GetProperty("type").GetString());
+    }
+
+    [Theory]
+    [InlineData("not-a-uuid")]
+    [InlineData("sk-k7tX2mPq9vB4nR8sW1yZ3cF6hJ0dL5aE")]
+    [InlineData("aaaaaaaa-0000-0000-0000-00000000dead")]
+    public async Task GetKeyUsage_NoSuchKey_Returns404_WithoutEchoingWhatWasSent(string id)
+    {
+        var (db, _) = await SeedAsync();
+        await using var app = await HostAsync(db);
+
+        var (status, body) = await GetAsync(app, $"/admin/keys/{id}/usage");
+
+        Assert.Equal(HttpStatusCode.NotFound, status);
+        Assert.Equal("key_not_found", body.GetProperty("error").GetProperty("code").GetString());
+        Assert.DoesNotContain(id, body.GetRawText());
+    }
+
+    [Fact]
+    public async Task GetUsage_KeyIdGivenASecret_Returns400_WithoutEchoingIt()
+    {
+        await using var app = await HostAsync(await postgres.CreateDatabaseAsync());
+
+        var (status, body) = await GetAsync(app, "/admin/usage?key_id=sk-k7tX2mPq9vB4nR8sW1yZ3cF6hJ0dL5aE");
+
+        Assert.Equal(HttpStatusCode.BadRequest, status);
+        Assert.DoesNotContain("k7tX2mPq9vB4", body.GetRawText());
     }
 
     [Fact]
