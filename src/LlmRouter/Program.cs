@@ -70,7 +70,8 @@ foreach (var (prefix, suffix) in new[] { ("/v1", "V1"), ("", "") })
         .MapModelsApi(suffix);
 }
 var unmatched = new UnmatchedRoutes(app.Services.GetRequiredService<EndpointDataSource>());
-app.MapFallback((HttpContext context) => unmatched.Answer(context)).ExcludeFromDescription();
+// Every path, those that look like files too (MapFallback's default pattern leaves them to static files, which this has none of).
+app.MapFallback("{**path}", (HttpContext context) => unmatched.Answer(context)).ExcludeFromDescription();
 
 StartupLog.Write(app, config, startup);
 return await ServerRun.RunAsync(app, startup.Urls);

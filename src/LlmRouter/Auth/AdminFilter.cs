@@ -32,16 +32,14 @@ internal sealed class AdminFilter(GeneralSettings settings, IKeyAuthenticator ke
     public async ValueTask<object?> InvokeAsync(EndpointFilterInvocationContext context, EndpointFilterDelegate next)
     {
         var http = context.HttpContext;
-        if (QueryWithNul(http.Request) is { } name)
-            return ErrorResponses.Result(ApiError.InvalidRequest($"The query parameter '{name}' must not contain NUL characters.", name));
-        if (!_master.IsConfigured) return await next(context);
+        if (!_master.IsConfigured) return await AdmittedAsync(context, next);
         var presented = Credentials.BearerToken(http.Request);
         if (presented.Length == 0) return ErrorResponses.Result(ApiError.InvalidApiKey());
         var hash = SecretHash.Of(presented);
         if (_master.Matches(hash))
         {
             AdminCaller.MasterKey.Attach(http);
-            return await next(context);
+            return await AdmittedAsync(context, next);
         }
         var lookup = await keys.AuthenticateAsync(presented, hash, time.GetUtcNow(), http.RequestAborted);
         switch (lookup.Status)
@@ -50,13 +48,19 @@ internal sealed class AdminFilter(GeneralSettings settings, IKeyAuthenticator ke
                 return ErrorResponses.Result(ApiError.KeyCheckUnavailable());
             case KeyLookupStatus.Valid when lookup.Key!.IsAdmin || http.GetEndpoint()?.Metadata.GetMetadata<AllowKeySelfService>() is not null:
                 new AdminCaller(lookup.Key).Attach(http);
-                return await next(context);
+                return await AdmittedAsync(context, next);
             case KeyLookupStatus.Valid:
                 return ErrorResponses.Result(ApiError.AdminRequired());
             default:
                 return ErrorResponses.Result(ApiError.InvalidApiKey());
         }
     }
+
+    /// <summary>Past the credentials check (a caller without them learns nothing of the request): the query is checked.</summary>
+    private static async ValueTask<object?> AdmittedAsync(EndpointFilterInvocationContext context, EndpointFilterDelegate next) =>
+        QueryWithNul(context.HttpContext.Request) is { } name
+            ? ErrorResponses.Result(ApiError.InvalidRequest($"The query parameter '{name}' must not contain NUL characters.", name))
+            : await next(context);
 
     /// <summary>A query parameter holding NUL (<c>%00</c>), which no filter can match and Postgres refuses in text.</summary>
     private static string? QueryWithNul(HttpRequest request)

@@ -9,9 +9,11 @@ internal static class HealthApi
     public static IEndpointRouteBuilder MapHealthApi(this IEndpointRouteBuilder app)
     {
         var group = app.MapGroup("/health").WithTags("Health");
-        group.MapGet("/liveliness", () => TypedResults.Json(new Liveliness("alive"), HealthJsonContext.Default.Liveliness))
+        // HEAD too, as load balancers probe (the body is left out for it).
+        string[] probe = [HttpMethods.Get, HttpMethods.Head];
+        group.MapMethods("/liveliness", probe, () => TypedResults.Json(new Liveliness("alive"), HealthJsonContext.Default.Liveliness))
             .WithName("Liveliness").WithSummary("200 while the process runs.");
-        group.MapGet("/readiness", GetReadinessAsync)
+        group.MapMethods("/readiness", probe, GetReadinessAsync)
             .WithName("Readiness")
             .WithSummary("200 when at least one deployment is routable (model held, backend healthy), else 503; every backend's state either way.")
             .Produces<ReadinessReport>(StatusCodes.Status200OK)

@@ -13,9 +13,15 @@ internal sealed record ClientRequest(Operation Operation, string Model, bool Str
     /// </summary>
     public const long MaxAnswerTokens = int.MaxValue;
 
+    /// <summary>The longest model name a request may send (config's names are logical names, far shorter).</summary>
+    public const int MaxModelName = 256;
+
     public static ClientRequest Parse(Operation operation, JsonElement root)
     {
         var model = Fields.RequiredString(root, "model");
+        // Even an unknown name goes into the usage row of its 404: a long or control-laden one is refused before that.
+        if (model.Length > MaxModelName || model.AsSpan().ContainsAnyInRange('\0', '\u001f') || model.Contains('\u007f', StringComparison.Ordinal))
+            throw new ApiErrorException(ApiError.InvalidRequest($"'model' is not a model name (at most {MaxModelName} characters, none of them control characters).", "model"));
         var stream = operation != Operation.Embedding && (Fields.Bool(root, "stream") ?? false);
         var includeUsage = false;
         if (Fields.Object(root, "stream_options") is { } options)

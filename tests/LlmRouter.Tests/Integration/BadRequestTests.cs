@@ -12,6 +12,7 @@ public sealed class BadRequestTests(SharedRouterFixture fixture, ITestOutputHelp
     [InlineData("PUT", "v1/embeddings", "POST")]
     [InlineData("DELETE", "v1/models", "GET")]
     [InlineData("POST", "v1/models", "GET")]
+    [InlineData("POST", "openapi/v1.json", "GET")]
     public async Task WrongMethodOnAKnownPath_Returns405WithAllow(string method, string path, string allowed)
     {
         using var request = new HttpRequestMessage(new HttpMethod(method), path);
@@ -40,12 +41,25 @@ public sealed class BadRequestTests(SharedRouterFixture fixture, ITestOutputHelp
         Assert.Equal("chat.completion", (await response.ReadJsonAsync())["object"]?.GetValue<string>());
     }
 
-    [Fact]
-    public async Task UnknownPath_Returns404()
+    [Theory]
+    [InlineData("v1/no-such-endpoint")]
+    [InlineData("v1/chat/completions.json")]
+    [InlineData("foo.php")]
+    public async Task UnknownPath_Returns404(string path)
     {
-        using var response = await Router.Http.GetAsync("v1/no-such-endpoint");
+        using var response = await Router.Http.GetAsync(path);
 
         await OpenAiErrorAssert.IsErrorAsync(response, HttpStatusCode.NotFound, code: "not_found");
+    }
+
+    [Fact]
+    public async Task HealthProbes_AnswerHead_AsLoadBalancersSendIt()
+    {
+        foreach (var path in new[] { "health/liveliness", "health/readiness" })
+        {
+            using var response = await Router.Http.SendAsync(new HttpRequestMessage(HttpMethod.Head, path));
+            Assert.True(response.StatusCode == HttpStatusCode.OK, $"HEAD /{path}: {(int)response.StatusCode}");
+        }
     }
 
     public static TheoryData<string, string, string?> InvalidChatBodies => new()
@@ -68,6 +82,8 @@ public sealed class BadRequestTests(SharedRouterFixture fixture, ITestOutputHelp
         { """{"model":"chat","messages":[{"role":"user","content":"hi"}],"temperature":1e400}""", "temperature infinite", "temperature" },
         { """{"model":"chat","messages":[{"role":"user","content":"\ud800"}]}""", "content half a surrogate pair", "messages" },
         { """{"model":"\udc00","messages":[{"role":"user","content":"hi"}]}""", "model half a surrogate pair", "model" },
+        { """{"model":"ch\u0000at","messages":[{"role":"user","content":"hi"}]}""", "model with a NUL", "model" },
+        { "{\"model\":\"" + new string('m', 257) + "\",\"messages\":[{\"role\":\"user\",\"content\":\"hi\"}]}", "model name too long to be one", "model" },
     };
 
     [Theory]

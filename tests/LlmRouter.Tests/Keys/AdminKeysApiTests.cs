@@ -151,6 +151,8 @@ public sealed partial class AdminKeysApiTests(PostgresFixture fixture) : IClassF
         // NUL in a query is the caller's input (Postgres would refuse it as text): 400, before anything reads it.
         var (nulStatus, nul) = await host.Client.GetJsonAsync("/admin/keys?after=a%00b");
         Assert.Equal((400, "after"), (nulStatus, nul.ErrorParam()));
+        // ... once the caller has shown its credentials: without them, only a 401.
+        Assert.Equal(401, (await host.ClientWith(null).GetJsonAsync("/admin/keys?after=a%00b")).Status);
     }
 
     [Fact]
