@@ -16,17 +16,20 @@ internal static class KeyLimits
         return new KeyAdmission
         {
             KeyId = key.Id,
-            RpmLimit = key.RpmLimit,
-            TpmLimit = key.TpmLimit,
+            // Limits set before the API bounded them (Keys.JsonFields.MaxCount, MaxBudget) count as those bounds: a
+            // larger one is exact in neither Redis's doubles nor a replica's share of it.
+            RpmLimit = Bounded(key.RpmLimit),
+            TpmLimit = Bounded(key.TpmLimit),
             MaxParallel = key.MaxParallelRequests,
-            QuotaLimit = key.MaxTokens,
+            QuotaLimit = Bounded(key.MaxTokens),
             QuotaBucket = bucket,
             PeriodStart = starts,
             QuotaResets = resets == DateTimeOffset.MaxValue ? null : resets,
-            // A budget set before the API bounded it (Keys.JsonFields.MaxBudget) counts as that bound.
             BudgetLimitMicros = key.MaxBudget is { } budget ? (long)(Math.Min(budget, Keys.JsonFields.MaxBudget) * MicrosPerUnit) : null,
             ReserveTokens = reserveTokens,
             ReserveMicros = reserveMicros,
         };
     }
+
+    private static long? Bounded(long? limit) => limit is { } value ? Math.Min(value, Keys.JsonFields.MaxCount) : null;
 }

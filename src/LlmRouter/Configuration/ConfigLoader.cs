@@ -97,7 +97,10 @@ internal static class ConfigLoader
 
             var apiBaseText = litellm.RequiredString("api_base");
             if (!Uri.TryCreate(apiBaseText, UriKind.Absolute, out var apiBase) || apiBase.Scheme is not ("http" or "https") || apiBase.Host.Length == 0)
-                throw litellm.Error("api_base", $"'{apiBaseText}' is not an http(s) URL");
+            {
+                // Not echoed when it may hold a password (user:password@, the scheme forgotten or not).
+                throw litellm.Error("api_base", apiBaseText.Contains('@') ? "is not an http(s) URL" : $"'{apiBaseText}' is not an http(s) URL");
+            }
             // Not echoed: it holds a password. The router would not send it, and readiness and logs show api_base.
             if (apiBase.UserInfo.Length > 0)
                 throw litellm.Error("api_base", "must not hold credentials (user:password@): the router does not send them, and api_base shows in logs and /health/readiness");

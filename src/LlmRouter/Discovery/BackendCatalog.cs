@@ -26,11 +26,20 @@ internal sealed class BackendCatalog : Routing.IDeploymentAvailability
     private readonly SemaphoreSlim _checkGate = new(1, 1);
     private readonly SemaphoreSlim _deepGate = new(1, 1);
     private readonly ILogger _logger;
+    private readonly TimeProvider _time;
+
+    /// <summary>
+    /// A backend's models are asked again for a request's 404 at most this often: a backend that answers 404 for what
+    /// its list still holds (an old Ollama without <c>/api/embed</c>, a wrong path prefix) would otherwise be polled
+    /// once per request.
+    /// </summary>
+    public static readonly TimeSpan RepollFloor = TimeSpan.FromSeconds(2);
 
     public BackendCatalog(RouterConfig config, IBackendDiscoveryClient client, TimeProvider time, ILogger<BackendCatalog> logger)
     {
         Settings = config.Router;
         _logger = logger;
+        _time = time;
         _poller = new ModelPoller(client, time, logger);
         _checker = new HealthChecker(client, config.Router, time, logger);
 
@@ -89,7 +98,9 @@ internal sealed class BackendCatalog : Routing.IDeploymentAvailability
 
     public void ModelMissing(Deployment deployment)
     {
-        if (!_backends.TryGetValue(deployment.BackendId, out var backend) || Interlocked.Exchange(ref backend.Repolling, 1) == 1) return;
+        if (!_backends.TryGetValue(deployment.BackendId, out var backend)) return;
+        if (backend.Models.LastPollAt is { } last && _time.GetUtcNow() - last < RepollFloor) return;
+        if (Interlocked.Exchange(ref backend.Repolling, 1) == 1) return;
         _ = RepollAsync(backend);
     }
 

@@ -45,9 +45,10 @@ internal static class JsonFields
         if (value.ValueKind != JsonValueKind.Number) throw Invalid(field, $"'{field}' must be a number or null.");
         if (!value.TryGetDecimal(out var number)) throw Invalid(field, $"'{field}' is too large.");
         if (number < 0) throw Invalid(field, $"'{field}' must not be negative.");
+        // Kept to the millionth, as budgets are counted, rounded up: a key gets at least what it was given (0.0000004 is
+        // 0.000001, never a budget of 0), and a script's 100/3 is taken as LiteLLM takes it.
+        number = decimal.Round(number, 6, MidpointRounding.ToPositiveInfinity);
         if (number > MaxBudget) throw Invalid(field, $"'{field}' must be at most {MaxBudget}.");
-        // Kept to the millionth, as budgets are counted: more places would be rounded away (0.0000004 to a budget of 0).
-        if (decimal.Round(number, 6) != number) throw Invalid(field, $"'{field}' has more than six decimal places.");
         return number;
     }
 

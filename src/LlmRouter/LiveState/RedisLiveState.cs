@@ -627,8 +627,8 @@ internal sealed partial class RedisLiveState : ILiveState, IDisposable
     /// </summary>
     public async Task CountReplicasAsync(DateTimeOffset now, TimeSpan leaseTtl)
     {
-        // Not counted in RoundTrips, which are the calls made for requests.
-        if (_redis.Database is not { } db) return;
+        // Not counted in RoundTrips, which are the calls made for requests. Not once this replica has left (stopping).
+        if (_redis.Database is not { } db || _left) return;
         var count = (long)await db.ScriptEvaluateAsync(ReplicasScript, [LiveKeys.Replicas],
             [now.ToUnixTimeMilliseconds(), (now - leaseTtl).ToUnixTimeMilliseconds(), _replicaId, (long)(leaseTtl.TotalMilliseconds * 2)]).WaitAsync(_redis.CallTimeout);
         _local.Replicas = (int)Math.Min(int.MaxValue, count);
@@ -640,6 +640,7 @@ internal sealed partial class RedisLiveState : ILiveState, IDisposable
     /// </summary>
     public async Task LeaveReplicasAsync()
     {
+        _left = true;
         if (_redis.Database is not { } db) return;
         try
         {
@@ -655,6 +656,9 @@ internal sealed partial class RedisLiveState : ILiveState, IDisposable
 
     /// <summary>This replica in the replica set.</summary>
     private readonly string _replicaId = Hosting.Ids.NewHex();
+
+    /// <summary>Set as the replica stops: a heartbeat after that (a reconnect) must not count it back in.</summary>
+    private volatile bool _left;
 
     private const string ReplicasScript = """
         redis.call('ZADD', KEYS[1], ARGV[1], ARGV[3])

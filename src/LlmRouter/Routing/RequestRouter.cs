@@ -105,6 +105,7 @@ internal sealed class RequestRouter
             foreach (var group in groups)
             {
                 attempt.Group = group;
+                attempt.ModelMissing = null;
                 attempt.GroupIndex++;
                 // A fallback must pass the same key checks as the model asked for.
                 if (call.Key is { } k && !k.MayUse(group)) continue;
@@ -219,11 +220,16 @@ internal sealed class RequestRouter
         {
             // Whatever went wrong, the slot goes back (an unexpected exception, a router bug, counts as no failure).
             (state.Tried ??= new(StringComparer.Ordinal)).Add(lease.Deployment.Id);
-            if (e is BackendFailureException { Kind: FailureKind.ModelMissing }) _availability.ModelMissing(lease.Deployment);
+            if (e is BackendFailureException { Kind: FailureKind.ModelMissing } missing)
+            {
+                state.ModelMissing = missing.Message;
+                _availability.ModelMissing(lease.Deployment);
+            }
             // Bad input is the client's fault and a client that left is nobody's: neither counts toward a cooldown. Nor
             // does a busy backend (Ollama's queue full, 503): it is working, and a cooldown would refuse every request of
             // a one-deployment group for cooldown_time while the retry already goes elsewhere.
-            var failed = e is BackendFailureException { Kind: not (FailureKind.BadRequest or FailureKind.Busy) }
+            // Nor does a 404 for a model the backend lacks: it answers, and the model may be pulled again any moment.
+            var failed = e is BackendFailureException { Kind: not (FailureKind.BadRequest or FailureKind.Busy or FailureKind.ModelMissing) }
                 || (e is OperationCanceledException && !run.ClientGone.IsCancellationRequested);
             _ = _state.SettleAsync(new SettleRequest
             {
@@ -250,6 +256,9 @@ internal sealed class RequestRouter
         }
         // A retry goes to a deployment not tried yet, while there is one.
         var untried = state.Tried is { } tried ? routable.Where(d => !tried.Contains(d.Id)).ToArray() : routable;
+        // After a backend's 404 for the model, asking one already tried again would only hear it again.
+        if (untried.Length == 0 && state.ModelMissing is { } missing)
+            throw new ApiErrorException(ApiError.ModelNotFound(state.Group) with { Message = missing });
         var (ordered, leastBusy) = _order.Order(untried.Length > 0 ? untried : routable, _availability);
 
         var rebuilds = 0;
@@ -362,6 +371,8 @@ internal sealed class RequestRouter
         public HashSet<string>? Tried { get; set; }
         public KeyHold? KeyHold { get; set; }
         public AdmissionResult? LastAdmission { get; set; }
+        /// <summary>What a backend of the group said when it answered 404 for the model; null unless one has.</summary>
+        public string? ModelMissing { get; set; }
     }
 
     private sealed record AttemptRun<T>(RequestRouter Router, AttemptState State,

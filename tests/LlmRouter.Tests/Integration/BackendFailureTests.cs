@@ -43,6 +43,30 @@ public sealed class BackendFailureTests(ITestOutputHelper output) : IsolatedRout
 
         var error = await OpenAiErrorAssert.IsErrorAsync(response, HttpStatusCode.NotFound, code: "model_not_found");
         Assert.Contains("not found", error["message"]!.GetValue<string>());
+        // Asked once: the only deployment would only say it again.
+        Assert.Equal(1, (await Env.GetTotalStatsAsync()).Faulted);
+    }
+
+    [Fact]
+    public async Task BackendSaysItLacksTheModel_IsNoFailure_TheModelPulledAgainIsServedAtOnce()
+    {
+        await Env.ConfigureSimulatorsAsync(new SimConfig
+        {
+            Fault = SimFault.ErrorBefore,
+            FaultStatus = 404,
+            FaultMessage = $"model '{RouterEnvironment.ChatModel}' not found",
+        });
+        // More 404s than allowed_fails (3): were they failures, the only deployment would now cool down for 30 s.
+        for (var i = 0; i < 4; i++)
+        {
+            using var missing = await SendChatAsync(stream: false);
+            await OpenAiErrorAssert.IsErrorAsync(missing, HttpStatusCode.NotFound, code: "model_not_found");
+        }
+
+        await Env.ConfigureSimulatorsAsync(new SimConfig { Fault = SimFault.None });
+        using var response = await SendChatAsync(stream: false);
+
+        Assert.Equal(HttpStatusCode.OK, response.StatusCode);
     }
 
     [Theory]

@@ -53,6 +53,20 @@ public sealed class BadRequestTests(SharedRouterFixture fixture, ITestOutputHelp
     }
 
     [Fact]
+    public async Task Chat_BodyNotUtf8_Returns400NotA500()
+    {
+        // A byte 0xFF inside the model name: the JSON parser takes it, reading the string would throw.
+        var body = "{\"model\":\"c"u8.ToArray().Append((byte)0xFF).Concat("\",\"messages\":[{\"role\":\"user\",\"content\":\"hi\"}]}"u8.ToArray()).ToArray();
+        using var request = new HttpRequestMessage(HttpMethod.Post, "v1/chat/completions") { Content = new ByteArrayContent(body) };
+        request.Content.Headers.ContentType = new("application/json");
+
+        using var response = await Router.Http.SendAsync(request);
+
+        var error = await OpenAiErrorAssert.IsErrorAsync(response, HttpStatusCode.BadRequest, type: "invalid_request_error");
+        Assert.Contains("UTF-8", error.Message());
+    }
+
+    [Fact]
     public async Task HealthProbes_AnswerHead_AsLoadBalancersSendIt()
     {
         foreach (var path in new[] { "health/liveliness", "health/readiness" })

@@ -132,6 +132,22 @@ public sealed partial class AdminKeysApiTests(PostgresFixture fixture) : IClassF
         Assert.Equal(0, (await host.Client.GetJsonAsync("/admin/keys")).Body.GetProperty("total").GetInt32());
     }
 
+    [Theory]
+    [InlineData("0.0000004", "0.000001")]
+    [InlineData("33.333333333333336", "33.333334")]
+    [InlineData("2.5", "2.5")]
+    public async Task Mint_MaxBudget_IsKeptToTheMillionth_RoundedUp_NeverToZero(string sent, string kept)
+    {
+        await using var host = await KeysHttpHost.StartAsync(await fixture.CreateDatabaseAsync());
+
+        var (status, minted) = await host.Client.PostJsonAsync("/admin/keys", $$"""{"max_budget": {{sent}}}""");
+        var (_, fetched) = await host.Client.GetJsonAsync($"/admin/keys/{minted.GetProperty("id").GetString()}");
+
+        Assert.Equal(201, status);
+        Assert.Equal(decimal.Parse(kept, System.Globalization.CultureInfo.InvariantCulture), minted.GetProperty("max_budget").GetDecimal());
+        Assert.Equal(decimal.Parse(kept, System.Globalization.CultureInfo.InvariantCulture), fetched.GetProperty("max_budget").GetDecimal());
+    }
+
     [Fact]
     public async Task PatchAndRotate_InvalidInput_Return400NamingTheField()
     {

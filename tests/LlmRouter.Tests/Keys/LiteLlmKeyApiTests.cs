@@ -120,7 +120,6 @@ public sealed class LiteLlmKeyApiTests(PostgresFixture fixture) : IClassFixture<
     [InlineData("/key/generate", """{"models": ["no-such-model"]}""", "models", "no-such-model")]
     [InlineData("/key/generate", """{"rpm_limit": -5}""", "rpm_limit", "negative")]
     [InlineData("/key/generate", """{"rpm_limit": 9007199254740992}""", "rpm_limit", "at most")]
-    [InlineData("/key/generate", """{"max_budget": 0.0000004}""", "max_budget", "decimal places")]
     [InlineData("/key/generate", """{"max_budget": 99999999999999.9999999}""", "max_budget", "at most")]
     [InlineData("/key/generate", """{"duration": "\ud800"}""", "duration", "surrogate")]
     [InlineData("/key/block", """{"\ud800": 1}""", "", "surrogate")]

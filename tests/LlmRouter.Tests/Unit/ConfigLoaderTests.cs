@@ -189,6 +189,10 @@ public sealed class ConfigLoaderTests
         var message = ErrorOf("model_list:\n  - model_name: chat\n    litellm_params: { model: ollama_chat/a, api_base: 'http://ollama:Secret_b7@10.0.0.5:11434' }\n");
         Assert.StartsWith("test.yaml: model_list[0].litellm_params.api_base: must not hold credentials", message);
         Assert.DoesNotContain("Secret_b7", message);
+        // The scheme forgotten: not a URL either way, and still not echoed.
+        var schemeless = ErrorOf("model_list:\n  - model_name: chat\n    litellm_params: { model: ollama_chat/a, api_base: 'ollama:Secret_b7@10.0.0.5:11434' }\n");
+        Assert.StartsWith("test.yaml: model_list[0].litellm_params.api_base: is not an http(s) URL", schemeless);
+        Assert.DoesNotContain("Secret_b7", schemeless);
     }
 
     [Fact]
