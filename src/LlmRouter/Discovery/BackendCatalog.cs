@@ -29,9 +29,9 @@ internal sealed class BackendCatalog : Routing.IDeploymentAvailability
     private readonly TimeProvider _time;
 
     /// <summary>
-    /// A backend's models are asked again for a request's 404 at most this often: a backend that answers 404 for what
-    /// its list still holds (an old Ollama without <c>/api/embed</c>, a wrong path prefix) would otherwise be polled
-    /// once per request.
+    /// A backend's models are asked again for a request's 404 at most this long after its last poll (the re-poll waits
+    /// out the rest): a backend that answers 404 for what its list still holds (an old Ollama without
+    /// <c>/api/embed</c>, a wrong path prefix) would otherwise be polled once per request.
     /// </summary>
     public static readonly TimeSpan RepollFloor = TimeSpan.FromSeconds(2);
 
@@ -98,9 +98,7 @@ internal sealed class BackendCatalog : Routing.IDeploymentAvailability
 
     public void ModelMissing(Deployment deployment)
     {
-        if (!_backends.TryGetValue(deployment.BackendId, out var backend)) return;
-        if (backend.Models.LastPollAt is { } last && _time.GetUtcNow() - last < RepollFloor) return;
-        if (Interlocked.Exchange(ref backend.Repolling, 1) == 1) return;
+        if (!_backends.TryGetValue(deployment.BackendId, out var backend) || Interlocked.Exchange(ref backend.Repolling, 1) == 1) return;
         _ = RepollAsync(backend);
     }
 
@@ -108,6 +106,8 @@ internal sealed class BackendCatalog : Routing.IDeploymentAvailability
     {
         try
         {
+            if (backend.Models.LastPollAt is { } last && RepollFloor - (_time.GetUtcNow() - last) is { Ticks: > 0 } wait)
+                await Task.Delay(wait, _time);
             await _pollGate.WaitAsync();
             try
             {
