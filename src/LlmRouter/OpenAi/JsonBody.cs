@@ -51,13 +51,10 @@ internal sealed class JsonBody : IDisposable
             {
                 throw new ApiErrorException(ApiError.InvalidRequest($"Request body is not valid JSON: {e.Message}"));
             }
-            if (document.RootElement.ValueKind != JsonValueKind.Object)
-            {
-                document.Dispose();
-                throw new ApiErrorException(ApiError.InvalidRequest("Request body must be a JSON object."));
-            }
             try
             {
+                if (document.RootElement.ValueKind != JsonValueKind.Object)
+                    throw new ApiErrorException(ApiError.InvalidRequest("Request body must be a JSON object."));
                 JsonSurrogates.Check(buffer.AsSpan(0, length), document.RootElement);
             }
             catch
