@@ -56,6 +56,9 @@ internal sealed partial class KeyCache(KeySecretReader reader, DatabaseState dat
     {
         try
         {
+            // A caller that missed the cache just as another load of this hash stored its answer and left _inflight
+            // starts a load of its own: it takes that answer instead of asking Postgres again.
+            if (_entries.TryGetValue(hash, out var stored) && (!stored.IsUnknown || stored.UnknownUntil > time.GetUtcNow())) return stored;
             if (!await _lookupSlots.WaitAsync(options.LookupWait)) return null;
             try
             {
