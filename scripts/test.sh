@@ -21,10 +21,14 @@ dotnet test tests/LlmRouter.Tests -c Release --no-build --logger "console;verbos
 if [ "$status" -ne 0 ] && [ -f "$results/tests.trx" ]; then
     echo
     echo "===== failed tests ====="
-    # Each failed result: its name, then the first lines of its message.
-    awk '/<UnitTestResult / && /outcome="Failed"/ { match($0, /testName="[^"]*"/); print "FAILED " substr($0, RSTART + 10, RLENGTH - 11); want = 1; next }
+    # Each failed result: its name, the first lines of its message, then its first frames in the project's own code.
+    awk '/<UnitTestResult / && /outcome="Failed"/ { match($0, /testName="[^"]*"/); print "FAILED " substr($0, RSTART + 10, RLENGTH - 11); want = 1; instack = 0; prev = ""; next }
          want && /<Message>/ { inmsg = 1; n = 0 }
          inmsg { line = $0; sub(/.*<Message>/, "", line); last = sub(/<\/Message>.*/, "", line); print "    " line
-                 if (last || ++n >= 8) { inmsg = 0; want = 0 } }' "$results/tests.trx"
+                 if (last || ++n >= 8) { inmsg = 0; want = 0; instack = 1; frames = 0 }
+                 next }
+         instack && / at LlmRouter\./ { line = $0; sub(/.*<StackTrace>/, "", line); sub(/^ +/, "", line); if (line == prev) next; prev = line; print "      " line
+                                        if (++frames >= 4) instack = 0 }
+         instack && /<\/StackTrace>/ { instack = 0 }' "$results/tests.trx"
 fi
 exit "$status"

@@ -10,6 +10,7 @@ public sealed class PostgresServer : IAsyncDisposable
 {
     private const string BinDir = "/usr/lib/postgresql/15/bin";
     private readonly string _dataDir;
+    private readonly string _instance = Guid.NewGuid().ToString("N")[..12];
 
     private PostgresServer(int port, string dataDir)
     {
@@ -20,8 +21,13 @@ public sealed class PostgresServer : IAsyncDisposable
     public int Port { get; }
     public string Database => "llmrouter";
 
-    /// <summary>A connection string for the router and for direct checks (trust auth on loopback).</summary>
-    public string ConnectionString => $"Host=127.0.0.1;Port={Port};Username=postgres;Database={Database};Pooling=true;Timeout=5;Command Timeout=10";
+    /// <summary>
+    /// A connection string for the router and for direct checks (trust auth on loopback). Npgsql pools connections by
+    /// connection string, and a later cluster can get this one's port: the application name, unique to this cluster,
+    /// keeps that cluster from being handed this one's dead connections (CI saw a 57P01 from one).
+    /// </summary>
+    public string ConnectionString =>
+        $"Host=127.0.0.1;Port={Port};Username=postgres;Database={Database};Application Name=llmrouter-tests-{_instance};Pooling=true;Timeout=5;Command Timeout=10";
 
     /// <summary>The URL form the router's config takes (<c>database_url</c>).</summary>
     public string Url => $"postgresql://postgres@127.0.0.1:{Port}/{Database}";
