@@ -138,6 +138,10 @@ public sealed class RedisStateLossTests(ITestOutputHelper output)
                 await Eventually.UntilAsync(() => Task.FromResult(stack.Routers.Select((r, i) => r.Output.Lines(restart[i])).All(lines => lines.Any(l => l.Contains("Redis lost its state", StringComparison.Ordinal)))),
                     seen => seen, "both replicas to reconnect", TimeSpan.FromSeconds(30));
             }
+            // Each replica's subscription connection reconnects on its own schedule (StackExchange.Redis retries about once a
+            // second), and a message published before the second one is back there is not heard.
+            await Eventually.UntilAsync(() => stack.Redis.SubscribersAsync((string)LlmRouter.LiveState.RedisLiveState.StateLostChannel!), n => n == 2,
+                "both replicas to listen for state-loss messages", TimeSpan.FromSeconds(30));
             var mark = second.Output.Mark();
 
             await stack.Redis.CliNumberAsync("FLUSHALL");

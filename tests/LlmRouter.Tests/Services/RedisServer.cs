@@ -62,6 +62,13 @@ public sealed class RedisServer : IAsyncDisposable
         return long.TryParse(text.Trim(), CultureInfo.InvariantCulture, out var n) ? n : 0;
     }
 
+    /// <summary>How many clients the server has subscribed to <paramref name="channel"/> (PUBSUB NUMSUB).</summary>
+    public async Task<long> SubscribersAsync(string channel)
+    {
+        var lines = (await CliAsync(["--raw", "PUBSUB", "NUMSUB", channel])).Split('\n', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries);
+        return lines.Length == 2 && long.TryParse(lines[1], CultureInfo.InvariantCulture, out var n) ? n : 0;
+    }
+
     /// <summary>Runs redis-cli against this server and returns what it printed.</summary>
     private async Task<string> CliAsync(string[] arguments)
     {
