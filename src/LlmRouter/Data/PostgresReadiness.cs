@@ -24,6 +24,9 @@ internal sealed class PostgresReadiness(Database database, DatabaseState state, 
             ["usage_rows_written"] = stats.Written.ToString(System.Globalization.CultureInfo.InvariantCulture),
             ["usage_rows_spilled"] = stats.Spilled.ToString(System.Globalization.CultureInfo.InvariantCulture),
             ["usage_backlog_on_disk"] = usage.Spill.HasBacklog ? "yes" : "no",
+            ["usage_crash_journal"] = usage.JournalPath is null ? "off" : "on",
+            ["usage_rows_recovered"] = stats.Recovered.ToString(System.Globalization.CultureInfo.InvariantCulture),
+            ["usage_rows_unjournaled"] = stats.Unjournaled.ToString(System.Globalization.CultureInfo.InvariantCulture),
         };
         using var timeout = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
         timeout.CancelAfter(ProbeTimeout);

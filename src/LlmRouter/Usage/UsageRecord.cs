@@ -1,3 +1,5 @@
+using System.Text.Json.Serialization;
+
 namespace LlmRouter.Usage;
 
 /// <summary>One request's usage; <see cref="Id"/> is the router-generated idempotency key.</summary>
@@ -21,6 +23,10 @@ public sealed record UsageRecord
     public bool Streamed { get; init; }
     public string? EndUser { get; init; }
     public required DateTimeOffset StartedAt { get; init; }
+
+    /// <summary>Where the row sits in the crash journal (<see cref="UsageJournal.Append"/>), 0 for none; not part of the row.</summary>
+    [JsonIgnore]
+    internal long JournalMark { get; set; }
 }
 
 /// <summary>Takes usage off the request path: never blocks, never drops (spills to disk when it must).</summary>

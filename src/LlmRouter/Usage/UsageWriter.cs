@@ -10,13 +10,16 @@ namespace LlmRouter.Usage;
 /// <see cref="Record"/> only offers the row to a bounded channel; when that is full the row goes to an unbounded
 /// overflow channel that a second loop appends to the spill file at disk speed. When Postgres fails, the batch
 /// is spilled too, and the spill file is replayed (oldest first) once Postgres answers again. Nothing is dropped:
-/// rows are in memory for about one flush interval, then in Postgres or on disk.
+/// rows are in memory for about one flush interval, then in Postgres or on disk. Meanwhile each row is also in the
+/// crash journal (<see cref="UsageJournal"/>), so a process that dies before its batch lands loses none: the next start
+/// spills what the journal still holds.
 /// </summary>
 internal sealed partial class UsageWriter : BackgroundService, IUsageSink
 {
     private readonly UsageWriterOptions _options;
     private readonly UsageStore? _store;
     private readonly UsageSpillFile _spill;
+    private UsageJournal? _journal;
     private readonly TimeProvider _time;
     private readonly ILogger _logger;
     private readonly Channel<UsageRecord> _pending;
@@ -44,7 +47,7 @@ internal sealed partial class UsageWriter : BackgroundService, IUsageSink
     private TaskCompletionSource? _filled;
 
     private int _ran;
-    private long _discarded, _overflowed, _written, _duplicates, _spilled, _replayed, _rejected;
+    private long _discarded, _overflowed, _written, _duplicates, _spilled, _replayed, _rejected, _recovered;
 
     public UsageWriter(Database database, GeneralSettings settings, TimeProvider time, ILogger<UsageWriter> logger)
         : this(database.Source, UsageWriterOptions.From(settings), time, logger)
@@ -74,7 +77,10 @@ internal sealed partial class UsageWriter : BackgroundService, IUsageSink
     internal UsageWriterStats Stats => new(
         Interlocked.Read(ref _discarded), Interlocked.Read(ref _overflowed), Interlocked.Read(ref _written),
         Interlocked.Read(ref _duplicates), Interlocked.Read(ref _spilled), Interlocked.Read(ref _replayed),
-        Interlocked.Read(ref _rejected));
+        Interlocked.Read(ref _rejected), Interlocked.Read(ref _recovered), _journal?.Full ?? 0);
+
+    /// <summary>The crash journal's file, or null when rows go without one (none configured, or it could not be opened).</summary>
+    internal string? JournalPath => _journal?.Path;
 
     /// <summary>Never blocks, never throws: a channel write, or on overflow an unbounded queue the spill loop drains.</summary>
     public void Record(UsageRecord record)
@@ -84,6 +90,7 @@ internal sealed partial class UsageWriter : BackgroundService, IUsageSink
             Interlocked.Increment(ref _discarded);
             return;
         }
+        if (_journal is { } journal) record.JournalMark = journal.Append(record);
         if (_pending.Writer.TryWrite(record))
         {
             if (Interlocked.Increment(ref _queued) >= Volatile.Read(ref _fillAt)) Volatile.Read(ref _filled)?.TrySetResult();
@@ -96,17 +103,53 @@ internal sealed partial class UsageWriter : BackgroundService, IUsageSink
         {
             _spill.Append([record]);
             Interlocked.Increment(ref _spilled);
+            _journal?.MarkDone(record.JournalMark);
+            record.JournalMark = 0;
         }
         catch (Exception e)
         {
-            Log.Lost(_logger, 1, _spill.Path, e);
+            LogLost([record], e);
         }
     }
 
     public override Task StartAsync(CancellationToken cancellationToken)
     {
         if (_store is null) Log.NotRecorded(_logger);
+        else if (_options.JournalBytes > 0) OpenJournal();
         return base.StartAsync(cancellationToken);
+    }
+
+    /// <summary>Spills what a process that died left in the journal, then starts it afresh for this one.</summary>
+    private void OpenJournal()
+    {
+        var path = _spill.Path + ".journal";
+        UsageJournal journal;
+        try
+        {
+            journal = UsageJournal.Open(path, _options.JournalBytes);
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+        {
+            Log.JournalUnavailable(_logger, path, e);
+            return;
+        }
+        try
+        {
+            if (journal.Pending.Count > 0 || journal.Unreadable > 0)
+            {
+                _spill.Append(journal.Pending);
+                Interlocked.Add(ref _recovered, journal.Pending.Count);
+                Log.Recovered(_logger, journal.Pending.Count, journal.Unreadable, path, _spill.Path);
+            }
+            journal.Start();
+            _journal = journal;
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+        {
+            // The pending rows stay in the journal for a later start.
+            Log.JournalUnavailable(_logger, path, e);
+            journal.Dispose();
+        }
     }
 
     protected override async Task ExecuteAsync(CancellationToken stoppingToken)
@@ -177,6 +220,7 @@ internal sealed partial class UsageWriter : BackgroundService, IUsageSink
         _abort.Dispose();
         _replay?.Dispose();
         _store?.Dispose();
+        _journal?.Dispose();
     }
 
     /// <summary>Fills the batch until <see cref="UsageWriterOptions.FlushAtRows"/> rows or one interval after the first row.</summary>
@@ -259,11 +303,16 @@ internal sealed partial class UsageWriter : BackgroundService, IUsageSink
     private async Task WriteAsync(List<UsageRecord> batch)
     {
         if (batch.Count == 0) return;
-        if (MayTryDatabase() && await TryInsertAsync(batch)) return;
+        if (MayTryDatabase() && await TryInsertAsync(batch))
+        {
+            Landed(batch);
+            return;
+        }
         try
         {
             _spill.Append(batch);
             Interlocked.Add(ref _spilled, batch.Count);
+            Landed(batch);
         }
         catch (Exception e)
         {
@@ -287,7 +336,7 @@ internal sealed partial class UsageWriter : BackgroundService, IUsageSink
             batch.Clear();
             if (_held.Count > 0)
             {
-                Log.Lost(_logger, _held.Count, _spill.Path, null);
+                LogLost(_held, null);
                 _held.Clear();
             }
         }
@@ -305,6 +354,7 @@ internal sealed partial class UsageWriter : BackgroundService, IUsageSink
             {
                 _spill.Append(rows);
                 Interlocked.Add(ref _spilled, rows.Count);
+                Landed(rows);
                 rows.Clear();
             }
             catch (Exception e)
@@ -312,7 +362,7 @@ internal sealed partial class UsageWriter : BackgroundService, IUsageSink
                 Log.SpillFailed(_logger, rows.Count, _spill.Path, e);
                 if (_abort.IsCancellationRequested)
                 {
-                    Log.Lost(_logger, rows.Count, _spill.Path, e);
+                    LogLost(rows, e);
                     rows.Clear();
                     continue;
                 }
@@ -325,6 +375,26 @@ internal sealed partial class UsageWriter : BackgroundService, IUsageSink
                 }
             }
         }
+    }
+
+    /// <summary>Neither Postgres nor the spill file took these rows; those in the journal wait there for the next start.</summary>
+    private void LogLost(List<UsageRecord> rows, Exception? exception)
+    {
+        var kept = rows.Count(r => r.JournalMark > 0);
+        if (kept > 0) Log.LeftInJournal(_logger, kept, _journal?.Path);
+        if (rows.Count > kept) Log.Lost(_logger, rows.Count - kept, _spill.Path, exception);
+    }
+
+    /// <summary>The rows are in Postgres or on disk: the journal may let their space go.</summary>
+    private void Landed(List<UsageRecord> rows)
+    {
+        if (_journal is not { } journal) return;
+        foreach (var row in rows)
+        {
+            journal.MarkDone(row.JournalMark);
+            row.JournalMark = 0;
+        }
+        journal.Advance();
     }
 
     private static DateTimeOffset Max(DateTimeOffset a, DateTimeOffset b) => a > b ? a : b;

@@ -5,10 +5,15 @@ namespace LlmRouter.Usage;
 /// <summary>Tuning of <see cref="UsageWriter"/>; only the interval and spill path are in config.yaml.</summary>
 internal sealed record UsageWriterOptions
 {
-    /// <summary><c>general_settings.usage_flush_interval</c>: a hard kill loses at most about this much usage.</summary>
+    /// <summary><c>general_settings.usage_flush_interval</c>: how long a row waits in memory (and in the crash journal) for its batch.</summary>
     public TimeSpan FlushInterval { get; init; } = TimeSpan.FromSeconds(1);
     /// <summary><c>general_settings.usage_spill_path</c>.</summary>
     public required string SpillPath { get; init; }
+    /// <summary>
+    /// Size of the crash journal next to the spill file (<see cref="UsageJournal"/>), 0 for none. 4 MiB holds about
+    /// 9,000 rows waiting for their batch; a row that finds it full goes on without (counted).
+    /// </summary>
+    public long JournalBytes { get; init; } = 4 * 1024 * 1024;
     /// <summary>Rows held in memory before they overflow to the spill file (about 3 MB).</summary>
     public int ChannelCapacity { get; init; } = 10_000;
     /// <summary>A batch this big is written at once instead of waiting for the interval.</summary>

@@ -119,6 +119,61 @@ public sealed class UsageWriterTests(UsagePostgres postgres) : IClassFixture<Usa
     }
 
     [Fact]
+    public async Task ProcessDiedWithRowsInItsJournal_NextStartStoresEachOnce_EvenThoseThatHadLanded()
+    {
+        var db = await postgres.CreateDatabaseAsync();
+        var rows = Rows(200);
+        // The first 100 landed in Postgres, but the process died before marking them done in its journal.
+        using (var earlier = Writer(db, SpillPath()))
+        {
+            await earlier.StartAsync(default);
+            foreach (var row in rows.Take(100)) earlier.Record(row);
+            await earlier.StopAsync(default);
+        }
+        var spill = SpillPath();
+        using (var journal = UsageJournal.Open(spill + ".journal", 1024 * 1024))
+        {
+            journal.Start();
+            foreach (var row in rows) Assert.True(journal.Append(row) > 0);
+        }
+
+        var logger = new ListLogger();
+        using (var writer = Writer(db, spill, logger: logger))
+        {
+            await writer.StartAsync(default);
+
+            await WaitForRowsAsync(db, 200);
+            await EventuallyAsync(() => Task.FromResult(!writer.Spill.HasBacklog), TimeSpan.FromSeconds(10), () => "spill backlog still present");
+            AssertRollup(rows, await RollupAsync(db));
+            Assert.Equal(200, writer.Stats.Recovered);
+            Assert.Equal(100, writer.Stats.Duplicates);
+            Assert.Single(logger.Messages, m => m.Contains("Recovered 200 usage rows from the crash journal", StringComparison.Ordinal));
+            Assert.NotNull(writer.JournalPath);
+            await writer.StopAsync(default);
+        }
+        using var after = UsageJournal.Open(spill + ".journal", 1024 * 1024);
+        Assert.Empty(after.Pending);
+    }
+
+    [Fact]
+    public async Task JournalHeldByAnotherProcess_RowsStillLand_WithoutOne()
+    {
+        var db = await postgres.CreateDatabaseAsync();
+        var spill = SpillPath();
+        using var other = UsageJournal.Open(spill + ".journal", 1024 * 1024);
+        var logger = new ListLogger();
+        using var writer = Writer(db, spill, logger: logger);
+        await writer.StartAsync(default);
+
+        foreach (var row in Rows(50)) writer.Record(row);
+
+        await WaitForRowsAsync(db, 50);
+        Assert.Null(writer.JournalPath);
+        Assert.Single(logger.Messages, m => m.Contains("No crash journal at", StringComparison.Ordinal));
+        await writer.StopAsync(default);
+    }
+
+    [Fact]
     public async Task Record_AFullBatch_IsWrittenWithoutWaitingForTheInterval()
     {
         var db = await postgres.CreateDatabaseAsync();
