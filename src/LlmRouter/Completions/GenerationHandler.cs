@@ -67,16 +67,15 @@ internal sealed class GenerationHandler(CallFactory calls, RequestRouter router,
 
         // Once the backend has finished, the slot and the key's reservation are released with the real count before
         // the answer's last bytes go out (waited for only near a key's limit), and that is what is recorded, even if
-        // those bytes no longer reach the client.
+        // those bytes no longer reach the client. Recorded then too: a client that has the whole answer has its row
+        // in the crash journal, whatever happens to the process next.
         RequestResult? completed = null;
         var outcome = await relay.RelayAsync(context, routed.Value, routed.Deployment, request.Stream, writer, deadline, done =>
         {
             completed = Result(done, call, request, timeToFirstToken);
-            return accounting.Settle(routed, completed);
+            return accounting.Finish(context, call, routed, startedAt, completed);
         });
-        var result = completed ?? Result(outcome, call, request, timeToFirstToken);
-        if (completed is null) _ = accounting.Settle(routed, result);
-        accounting.Record(context, call, routed, startedAt, result);
+        if (completed is null) _ = accounting.Finish(context, call, routed, startedAt, Result(outcome, call, request, timeToFirstToken));
         accounting.AnswerSent(routed, startedAt);
     }
 

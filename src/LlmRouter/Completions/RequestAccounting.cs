@@ -16,7 +16,7 @@ internal sealed class RequestAccounting(ILiveState state, IUsageSink usage, Rout
     /// <summary>The longest an answer waits for its settle near a key's limit; past it, the answer goes out anyway.</summary>
     private static readonly TimeSpan NearLimitWait = TimeSpan.FromSeconds(1);
 
-    /// <summary>Settles and records: for an answer that is complete when this is called. See <see cref="Settle"/> for the task.</summary>
+    /// <summary>Settles and records a routed request. See <see cref="Settle"/> for the task.</summary>
     public Task Finish<T>(HttpContext context, RoutedCall call, Routed<T> routed, long startedAt, RequestResult result) =>
         Finish(context, call, routed.ServedModel, routed.Lease, routed.KeyHold, startedAt, result);
 
@@ -28,21 +28,15 @@ internal sealed class RequestAccounting(ILiveState state, IUsageSink usage, Rout
         return settled;
     }
 
-    /// <summary>The usage row of a routed request, charged at its deployment's prices.</summary>
-    public void Record<T>(HttpContext context, RoutedCall call, Routed<T> routed, long startedAt, RequestResult result) =>
-        Record(context, call, routed.ServedModel, routed.Deployment, startedAt, result, CostOf(routed.Deployment, result));
-
     /// <summary>Once a routed request's answer has gone out: work that could wait for it is done now (<see cref="ILiveState.Finished"/>).</summary>
     /// <param name="startedAt">The request's arrival, a <see cref="TimeProvider.GetTimestamp"/>.</param>
     public void AnswerSent<T>(Routed<T> routed, long startedAt) => state.Finished(routed.Lease, routed.KeyHold, time.GetElapsedTime(startedAt));
 
     /// <summary>
-    /// Releases the slot and the key's hold with the real count; call once per routed request, before the answer's
-    /// last bytes. The task is what the client should wait for before its answer ends: nothing, unless the key is near
-    /// a limit (<see cref="KeyHold.NearLimit"/>), when it is the settle itself (at most <see cref="NearLimitWait"/>).
+    /// Releases the slot and the key's hold with the real count; once per routed request, before the answer's last
+    /// bytes. The task is what the client should wait for before its answer ends: nothing, unless the key is near a
+    /// limit (<see cref="KeyHold.NearLimit"/>), when it is the settle itself (at most <see cref="NearLimitWait"/>).
     /// </summary>
-    public Task Settle<T>(Routed<T> routed, RequestResult result) => Settle(routed.Lease, routed.KeyHold, result);
-
     private Task Settle(Lease lease, KeyHold? hold, RequestResult result)
     {
         var settle = state.SettleAsync(new SettleRequest

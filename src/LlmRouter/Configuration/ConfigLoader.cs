@@ -162,6 +162,8 @@ internal static class ConfigLoader
         var defaults = new GeneralSettings();
         var maxMb = general.Number("max_request_size_mb", min: 0);
         if (maxMb is 0) throw general.Error("max_request_size_mb", "must be greater than 0");
+        var journalMb = general.Number("usage_journal_mb", min: 0);
+        if (journalMb is > 0 and < 0.0625 or > 1024) throw general.Error("usage_journal_mb", "must be 0 (no journal) or from 0.0625 (64 KiB) to 1024");
         var redisTimeout = general.Seconds("redis_timeout");
         if (redisTimeout > GeneralSettings.MaxRedisTimeout)
             throw general.Error("redis_timeout", $"must be at most {GeneralSettings.MaxRedisTimeout.TotalSeconds:0} (seconds)");
@@ -176,6 +178,7 @@ internal static class ConfigLoader
             DatabaseUrl = Checked(general, "database_url", url => Data.Database.ToConnectionString(url)),
             UsageFlushInterval = general.Seconds("usage_flush_interval") ?? defaults.UsageFlushInterval,
             UsageSpillPath = general.String("usage_spill_path") ?? defaults.UsageSpillPath,
+            UsageJournalBytes = journalMb is { } journal ? (long)(journal * 1024 * 1024) : defaults.UsageJournalBytes,
             UsageRetention = Retention(general),
             DefaultMaxTokens = general.Int("default_max_tokens", min: 1) ?? defaults.DefaultMaxTokens,
             InlineIo = general.Bool("inline_io") ?? defaults.InlineIo,

@@ -63,10 +63,12 @@ public sealed record GeneralSettings
     public static readonly TimeSpan MaxRedisTimeout = TimeSpan.FromSeconds(5);
     /// <summary>Keys, quotas and usage; null = master key only, key endpoints answer 503.</summary>
     public string? DatabaseUrl { get; init; }
-    /// <summary>How often the usage writer flushes a batch; a hard kill loses at most this much.</summary>
+    /// <summary>How often the usage writer flushes a batch.</summary>
     public TimeSpan UsageFlushInterval { get; init; } = TimeSpan.FromSeconds(1);
     /// <summary>Append-only file for usage rows Postgres could not take yet; replayed on recovery.</summary>
     public string UsageSpillPath { get; init; } = "llmrouter-usage-spill.jsonl";
+    /// <summary>Size of the crash journal next to the spill file (<c>usage_journal_mb</c>); 0 for none.</summary>
+    public long UsageJournalBytes { get; init; } = 4 * 1024 * 1024;
     /// <summary>Per-request usage rows older than this are deleted (rollups kept); null keeps them all.</summary>
     public TimeSpan? UsageRetention { get; init; }
     /// <summary>Answer cap sent as num_predict when the client sets none and the key has a token quota.</summary>

@@ -97,13 +97,18 @@ internal sealed class UsageJournal : IDisposable
     /// </summary>
     public void Start()
     {
+        // Written out, not left sparse: a page of a mapping the disk has no room for is a SIGBUS when first touched,
+        // where a write now fails with an IOException the caller handles (no journal, said so).
         _file.SetLength(FileHeader + _capacity);
+        _file.Position = 0;
+        var zeros = new byte[64 * 1024];
+        for (long written = 0; written < FileHeader + _capacity; written += zeros.Length)
+            _file.Write(zeros, 0, (int)Math.Min(zeros.Length, FileHeader + _capacity - written));
+        _file.Flush(flushToDisk: true);
         _map = MemoryMappedFile.CreateFromFile(_file, null, FileHeader + _capacity, MemoryMappedFileAccess.ReadWrite, HandleInheritability.None, leaveOpen: true);
         _view = _map.CreateViewAccessor(0, FileHeader + _capacity);
         _head = _tail = _startTail;
-        // The old header stays valid until the new one is whole: no magic while it is rewritten.
-        _view.Write(0, 0L);
-        Interlocked.MemoryBarrier();
+        // The zeros above cleared the old magic; it comes back last, once the header is whole.
         _view.Write(8, _capacity);
         _view.Write(16, _startTail);
         Interlocked.MemoryBarrier();
@@ -121,9 +126,11 @@ internal sealed class UsageJournal : IDisposable
         {
             return AppendTo(view, row);
         }
-        catch (ObjectDisposedException)
+        catch (Exception)
         {
-            return 0; // a request that finished as the writer was disposed
+            // Disposed as a request finished during shutdown, or anything else: the row goes on without the journal
+            // (Record never throws), and space already reserved was given a filler header on the way out.
+            return Refuse();
         }
     }
 
@@ -151,11 +158,21 @@ internal sealed class UsageJournal : IDisposable
                 WriteHeader(view, offset, head, length - RecordHeader, Filler);
                 continue;
             }
-            WriteHeader(view, offset, head, payload.Length, Writing);
-            view.SafeMemoryMappedViewHandle.WriteSpan((ulong)(view.PointerOffset + offset + RecordHeader), payload);
-            Interlocked.MemoryBarrier();
-            view.Write(offset + 12, Waiting);
-            return head + 1;
+            var written = false;
+            try
+            {
+                WriteHeader(view, offset, head, payload.Length, Writing);
+                view.SafeMemoryMappedViewHandle.WriteSpan((ulong)(view.PointerOffset + offset + RecordHeader), payload);
+                Interlocked.MemoryBarrier();
+                view.Write(offset + 12, Waiting);
+                written = true;
+                return head + 1;
+            }
+            finally
+            {
+                // A record left in state Writing would stop the tail for good.
+                if (!written) WriteHeader(view, offset, head, length - RecordHeader, Filler);
+            }
         }
     }
 

@@ -26,7 +26,28 @@ public sealed record UsageRecord
 
     /// <summary>Where the row sits in the crash journal (<see cref="UsageJournal.Append"/>), 0 for none; not part of the row.</summary>
     [JsonIgnore]
-    internal long JournalMark { get; set; }
+    internal long JournalMark
+    {
+        get => _journal.Mark;
+        set => _journal = new JournalMarkSlot(value);
+    }
+
+    private JournalMarkSlot _journal;
+}
+
+/// <summary>
+/// Holds <see cref="UsageRecord.JournalMark"/> so the record's generated equality ignores it: every slot equals every
+/// other, and two rows are equal by their content alone.
+/// </summary>
+internal readonly struct JournalMarkSlot(long mark) : IEquatable<JournalMarkSlot>
+{
+    public long Mark { get; } = mark;
+
+    public bool Equals(JournalMarkSlot other) => true;
+
+    public override bool Equals(object? obj) => obj is JournalMarkSlot;
+
+    public override int GetHashCode() => 0;
 }
 
 /// <summary>Takes usage off the request path: never blocks, never drops (spills to disk when it must).</summary>

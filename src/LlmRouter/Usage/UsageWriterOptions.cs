@@ -2,7 +2,7 @@ using LlmRouter.Configuration;
 
 namespace LlmRouter.Usage;
 
-/// <summary>Tuning of <see cref="UsageWriter"/>; only the interval and spill path are in config.yaml.</summary>
+/// <summary>Tuning of <see cref="UsageWriter"/>; the interval, the spill path and the journal's size are in config.yaml.</summary>
 internal sealed record UsageWriterOptions
 {
     /// <summary><c>general_settings.usage_flush_interval</c>: how long a row waits in memory (and in the crash journal) for its batch.</summary>
@@ -10,8 +10,9 @@ internal sealed record UsageWriterOptions
     /// <summary><c>general_settings.usage_spill_path</c>.</summary>
     public required string SpillPath { get; init; }
     /// <summary>
-    /// Size of the crash journal next to the spill file (<see cref="UsageJournal"/>), 0 for none. 4 MiB holds about
-    /// 9,000 rows waiting for their batch; a row that finds it full goes on without (counted).
+    /// <c>general_settings.usage_journal_mb</c>: size of the crash journal next to the spill file
+    /// (<see cref="UsageJournal"/>), 0 for none. 4 MiB holds about 9,000 rows waiting for their batch; a row that finds
+    /// it full goes on without (counted).
     /// </summary>
     public long JournalBytes { get; init; } = 4 * 1024 * 1024;
     /// <summary>Rows held in memory before they overflow to the spill file (about 3 MB).</summary>
@@ -28,5 +29,6 @@ internal sealed record UsageWriterOptions
     {
         FlushInterval = settings.UsageFlushInterval,
         SpillPath = settings.UsageSpillPath,
+        JournalBytes = settings.UsageJournalBytes,
     };
 }

@@ -241,6 +241,17 @@ public sealed class ConfigLoaderTests
     }
 
     [Fact]
+    public void Parse_UsageJournalMb_DefaultFourOffAtZero_BoundsChecked()
+    {
+        Assert.Equal(4 * 1024 * 1024, Parse(Minimal).General.UsageJournalBytes);
+        Assert.Equal(0, Parse(Minimal + "\n  usage_journal_mb: 0").General.UsageJournalBytes);
+        Assert.Equal(16 * 1024 * 1024, Parse(Minimal + "\n  usage_journal_mb: 16").General.UsageJournalBytes);
+        Assert.Contains("general_settings.usage_journal_mb: must be 0 (no journal) or from 0.0625 (64 KiB) to 1024", ErrorOf(Minimal + "\n  usage_journal_mb: 0.01"));
+        Assert.Contains("general_settings.usage_journal_mb: must be 0 (no journal) or from 0.0625 (64 KiB) to 1024", ErrorOf(Minimal + "\n  usage_journal_mb: 4096"));
+        Assert.Contains("general_settings.usage_journal_mb: must be at least 0", ErrorOf(Minimal + "\n  usage_journal_mb: -1"));
+    }
+
+    [Fact]
     public void Parse_NegativeLimit_IsRefused()
     {
         var message = ErrorOf("model_list:\n  - model_name: chat\n    litellm_params: { model: ollama_chat/a, api_base: http://h:1, max_parallel_requests: 0 }\n");

@@ -130,6 +130,55 @@ public sealed class UsageJournalTests
     }
 
     [Fact]
+    public void FileWhoseHeaderDoesNotRead_IsStartedAfresh_NothingItHeldPassesForARecord()
+    {
+        var path = JournalPath();
+        using (var journal = Started(path, Small))
+        {
+            foreach (var row in Rows(10)) journal.Append(row);
+        }
+        // The header torn or cleared (a kill as it was rewritten): the old records are still there, at the very
+        // positions a fresh ring hands out first.
+        using (var file = new FileStream(path, FileMode.Open, FileAccess.ReadWrite))
+        {
+            file.Write(new byte[8]);
+        }
+        using (var fresh = UsageJournal.Open(path, Small))
+        {
+            Assert.Empty(fresh.Pending);
+            fresh.Start();
+        }
+
+        using var reopened = UsageJournal.Open(path, Small);
+        Assert.Empty(reopened.Pending);
+    }
+
+    [Fact]
+    public void AfterDispose_AppendGoesWithout_AndNothingThrows()
+    {
+        var journal = Started(JournalPath(), Small);
+        var mark = journal.Append(Rows(1)[0]);
+        journal.Dispose();
+
+        Assert.Equal(0, journal.Append(Rows(1)[0]));
+        journal.MarkDone(mark);
+        journal.Advance();
+        Assert.Equal(1, journal.Full);
+    }
+
+    [Fact]
+    public void RowsThatDifferOnlyInTheirJournalMark_AreEqual()
+    {
+        var row = Rows(1)[0];
+        var marked = row with { };
+        marked.JournalMark = 12345;
+
+        Assert.Equal(row, marked);
+        Assert.Equal(row.GetHashCode(), marked.GetHashCode());
+        Assert.Equal(12345, marked.JournalMark);
+    }
+
+    [Fact]
     public void JournalInUse_ASecondOpenIsRefused()
     {
         var path = JournalPath();
