@@ -54,7 +54,7 @@ internal sealed class UsageJournal : IDisposable
     /// <summary>Pending records whose payload did not parse (cut short as the process died).</summary>
     public long Unreadable { get; }
 
-    /// <summary>Rows that found the ring full and went on unjournaled.</summary>
+    /// <summary>Rows that went on unjournaled: the ring was full (or, never yet seen, the copy failed).</summary>
     public long Full => Interlocked.Read(ref _full);
 
     /// <summary>Rows a process that ended without finishing them left pending, oldest first; empty once started.</summary>

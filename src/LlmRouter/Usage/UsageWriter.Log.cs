@@ -43,7 +43,7 @@ internal sealed partial class UsageWriter
         [LoggerMessage(13, LogLevel.Warning, "Recovered {Count} usage rows from the crash journal {Path} ({Unreadable} unreadable), left by a process that ended before writing them; spilled to {SpillPath} for replay")]
         public static partial void Recovered(ILogger logger, int count, long unreadable, string path, string spillPath);
 
-        [LoggerMessage(14, LogLevel.Warning, "No crash journal at {Path} (in use by another process, or not writable): a hard kill loses the usage rows still in memory")]
+        [LoggerMessage(14, LogLevel.Warning, "No crash journal at {Path} (in use by another process, not writable, or no room on the disk): a hard kill loses the usage rows still in memory")]
         public static partial void JournalUnavailable(ILogger logger, string path, Exception exception);
 
         [LoggerMessage(15, LogLevel.Error, "{Count} usage rows could not be written at shutdown; they stay in the crash journal {Path} and are recovered at the next start")]
