@@ -87,8 +87,15 @@ public sealed class UsageJournalTests
         Assert.True(journal.Append(rows[^1]) > 0);
     }
 
-    [Fact]
-    public void SpaceADyingProcessReservedButNeverWrote_IsSteppedOver_TheRowsAfterItAreRecovered()
+    /// <summary>
+    /// The second record as a dying process left it: space reserved but never written (its position field holds what
+    /// was there before), or cut short (the header written with state 0, the payload being copied).
+    /// </summary>
+    /// <param name="field">Where in the record's header the bytes go: its position (0) or its state (12).</param>
+    [Theory]
+    [InlineData(0, 12345L, 8)]
+    [InlineData(12, 0L, 4)]
+    public void RecordADyingProcessLeftUnfinished_IsNotRecovered_TheRowsAfterItAre(int field, long value, int size)
     {
         var path = JournalPath();
         var rows = Rows(3);
@@ -97,32 +104,10 @@ public sealed class UsageJournalTests
         {
             marks = rows.Select(journal.Append).ToArray();
         }
-        // The second record's header as a reservation left it: no position of its own (what was there before).
         using (var file = new FileStream(path, FileMode.Open, FileAccess.ReadWrite))
         {
-            file.Position = 4096 + (marks[1] - 1) % Small;
-            file.Write(BitConverter.GetBytes(12345L));
-        }
-
-        using var reopened = UsageJournal.Open(path, Small);
-        Assert.Equal([rows[0].Id, rows[2].Id], reopened.Pending.Select(r => r.Id));
-    }
-
-    [Fact]
-    public void RowCutShortAsTheProcessDied_IsNotRecovered_TheOthersAre()
-    {
-        var path = JournalPath();
-        var rows = Rows(3);
-        long[] marks;
-        using (var journal = Started(path, Small))
-        {
-            marks = rows.Select(journal.Append).ToArray();
-        }
-        // State 0: the header was written, the payload was being copied.
-        using (var file = new FileStream(path, FileMode.Open, FileAccess.ReadWrite))
-        {
-            file.Position = 4096 + (marks[1] - 1) % Small + 12;
-            file.Write(BitConverter.GetBytes(0));
+            file.Position = 4096 + (marks[1] - 1) % Small + field;
+            file.Write(BitConverter.GetBytes(value).AsSpan(0, size));
         }
 
         using var reopened = UsageJournal.Open(path, Small);
